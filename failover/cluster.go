@@ -1,0 +1,407 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Config holds the failover knobs, named after twemproxy's where one exists.
+type Config struct {
+	// FailureLimit is server_failure_limit: consecutive failures that move a node DOWN.
+	FailureLimit int
+	// RetryTimeout is server_retry_timeout: how long a DOWN node rests before it is probed.
+	RetryTimeout time.Duration
+	// CheckInterval is how often an UP node is probed.
+	CheckInterval time.Duration
+	// Timeout bounds one probe, and is the time every in-flight request is
+	// given to finish before a recovering node is repaired.
+	Timeout time.Duration
+	// MaxMissedKeys bounds the missed-key set of one node; past it the node
+	// needs a full resync.
+	MaxMissedKeys int
+	// Replicated is true when keys have more than one owner, so a returning
+	// node can (and must) be repaired from the others before it serves reads.
+	Replicated bool
+	// Logger receives every state transition.
+	Logger *slog.Logger
+}
+
+// Prober asks a node whether it is alive and which process it is.
+type Prober interface {
+	// Probe returns the node's run id (Redis run_id, memcached pid+start).
+	Probe(ctx context.Context, node int) (runID string, err error)
+}
+
+// Repairer brings a returning node up to date from the other owners.
+type Repairer interface {
+	// Flush empties the node: used when its data cannot be trusted.
+	Flush(ctx context.Context, node int) error
+	// CopyAll copies every key the node owns from the other live owners.
+	CopyAll(ctx context.Context, node int) error
+	// RepairKeys makes the node's copy of each key equal to a live owner's
+	// (or deletes it) and returns the keys it could not repair.
+	RepairKeys(ctx context.Context, node int, keys []KeyRef) (failed []KeyRef, err error)
+}
+
+// ErrRestarted is recorded as a node's last error when its run id changed.
+var ErrRestarted = errors.New("node restarted (run id changed)")
+
+// Cluster tracks every node of one pool and runs their health loops.
+type Cluster struct {
+	cfg      Config
+	nodes    []*Node
+	prober   Prober
+	repairer Repairer
+	wake     []chan struct{}
+
+	onChangeMu sync.Mutex
+	onChange   []func()
+}
+
+// NewCluster creates the health records; every node starts UP.
+func NewCluster(cfg Config, names, addrs []string, prober Prober, repairer Repairer) *Cluster {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.FailureLimit < 1 {
+		cfg.FailureLimit = 1
+	}
+	if cfg.MaxMissedKeys < 1 {
+		cfg.MaxMissedKeys = 1
+	}
+	c := &Cluster{cfg: cfg, prober: prober, repairer: repairer}
+	for i := range names {
+		n := &Node{Index: i, Name: names[i], Addr: addrs[i], missed: make(map[KeyRef]struct{}), lastChange: time.Now()}
+		c.nodes = append(c.nodes, n)
+		c.wake = append(c.wake, make(chan struct{}, 1))
+	}
+	return c
+}
+
+// Node returns node i.
+func (c *Cluster) Node(i int) *Node { return c.nodes[i] }
+
+// Len returns the number of nodes.
+func (c *Cluster) Len() int { return len(c.nodes) }
+
+// OnChange registers f to run after every state transition (e.g. to rebuild
+// a ring that ejects DOWN hosts).
+func (c *Cluster) OnChange(f func()) {
+	c.onChangeMu.Lock()
+	c.onChange = append(c.onChange, f)
+	c.onChangeMu.Unlock()
+}
+
+// Statuses returns a snapshot of every node.
+func (c *Cluster) Statuses() []Status {
+	out := make([]Status, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.Status()
+	}
+	return out
+}
+
+// transition is the one place a node changes state.
+func (c *Cluster) transition(n *Node, to State, reason string) {
+	n.mu.Lock()
+	from := n.State()
+	if from == to {
+		n.mu.Unlock()
+		return
+	}
+	n.state.Store(int32(to))
+	n.lastChange = time.Now()
+	n.transitions++
+	if to == Down {
+		n.downSince = n.lastChange
+	}
+	n.mu.Unlock()
+	c.cfg.Logger.Info("node state change", "node", n.Name, "addr", n.Addr,
+		"from", from.String(), "to", to.String(), "reason", reason)
+	c.onChangeMu.Lock()
+	fs := append([]func(){}, c.onChange...)
+	c.onChangeMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// ReportFailure counts a failed request or probe against node i; past
+// server_failure_limit the node goes DOWN.
+func (c *Cluster) ReportFailure(i int, err error) {
+	n := c.nodes[i]
+	f := n.failures.Add(1)
+	n.mu.Lock()
+	n.lastErr = err.Error()
+	n.mu.Unlock()
+	if int(f) >= c.cfg.FailureLimit && n.State() != Down {
+		c.transition(n, Down, err.Error())
+	}
+	c.poke(i)
+}
+
+// ReportSuccess resets node i's consecutive failure count.
+func (c *Cluster) ReportSuccess(i int) {
+	n := c.nodes[i]
+	if n.failures.Load() != 0 {
+		n.failures.Store(0)
+	}
+}
+
+// ObserveRunID records the run id a new connection to node i saw. It
+// returns false when the node restarted since it was last seen: the node is
+// then DOWN until it is repaired, and the connection must not be used.
+func (c *Cluster) ObserveRunID(i int, runID string) bool {
+	n := c.nodes[i]
+	n.mu.Lock()
+	prev := n.runID
+	if prev == "" {
+		n.runID = runID
+	}
+	n.mu.Unlock()
+	if prev == "" || prev == runID {
+		return true
+	}
+	if !c.cfg.Replicated {
+		n.mu.Lock()
+		n.runID = runID
+		n.mu.Unlock()
+		return true
+	}
+	c.markRestarted(n)
+	return false
+}
+
+func (c *Cluster) markRestarted(n *Node) {
+	n.mu.Lock()
+	n.lastErr = ErrRestarted.Error()
+	n.overflow = true // whatever it holds now is unknown: full resync
+	n.updateHasMissedLocked()
+	n.mu.Unlock()
+	c.transition(n, Down, ErrRestarted.Error())
+	c.poke(n.Index)
+}
+
+// MarkMissed records that node i did not receive a write to key, so it must
+// not serve the key until repaired.
+func (c *Cluster) MarkMissed(i int, db int, key []byte) {
+	n := c.nodes[i]
+	n.mu.Lock()
+	if n.overflow {
+		n.mu.Unlock()
+		return
+	}
+	if len(n.missed) >= c.cfg.MaxMissedKeys {
+		n.overflow = true
+		n.missed = make(map[KeyRef]struct{})
+		n.updateHasMissedLocked()
+		n.mu.Unlock()
+		c.cfg.Logger.Warn("missed-key set overflowed: node needs a full resync", "node", n.Name, "limit", c.cfg.MaxMissedKeys)
+		c.transition(n, Down, "missed-key set overflowed")
+		return
+	}
+	n.missed[KeyRef{DB: db, Key: string(key)}] = struct{}{}
+	n.hasMissed.Store(true)
+	n.mu.Unlock()
+	c.poke(i)
+}
+
+// MarkAllMissed records that node i missed an unknown set of writes (e.g. a
+// FLUSHALL while it was down): it gets a full resync.
+func (c *Cluster) MarkAllMissed(i int) {
+	n := c.nodes[i]
+	n.mu.Lock()
+	n.overflow = true
+	n.missed = make(map[KeyRef]struct{})
+	n.updateHasMissedLocked()
+	n.mu.Unlock()
+	if n.State() != Down {
+		c.transition(n, Down, "missed a write to every key")
+	}
+	c.poke(i)
+}
+
+func (c *Cluster) poke(i int) {
+	select {
+	case c.wake[i] <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs one health loop per node until ctx ends.
+func (c *Cluster) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.watch(ctx, n)
+		}()
+	}
+	wg.Wait()
+}
+
+func (c *Cluster) watch(ctx context.Context, n *Node) {
+	t := time.NewTicker(c.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.wake[n.Index]:
+		}
+		switch n.State() {
+		case Up, Recovering:
+			c.checkLive(ctx, n)
+		case Down:
+			n.mu.Lock()
+			resting := time.Since(n.downSince) < c.cfg.RetryTimeout
+			n.mu.Unlock()
+			if !resting {
+				c.tryRejoin(ctx, n)
+			}
+		}
+	}
+}
+
+func (c *Cluster) probe(ctx context.Context, n *Node) (string, error) {
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	return c.prober.Probe(pctx, n.Index)
+}
+
+// checkLive probes a live node, and repairs the keys it missed while it
+// stayed UP (a write to it failed but not often enough to eject it).
+func (c *Cluster) checkLive(ctx context.Context, n *Node) {
+	runID, err := c.probe(ctx, n)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.ReportFailure(n.Index, err)
+		}
+		return
+	}
+	if !c.ObserveRunID(n.Index, runID) {
+		return
+	}
+	c.ReportSuccess(n.Index)
+	if c.cfg.Replicated && n.State() == Up && n.hasMissed.Load() {
+		if err := c.drainMissed(ctx, n); err != nil && ctx.Err() == nil {
+			c.ReportFailure(n.Index, err)
+		}
+	}
+}
+
+// tryRejoin probes a DOWN node and, if it answers, repairs it and moves it UP.
+func (c *Cluster) tryRejoin(ctx context.Context, n *Node) {
+	runID, err := c.probe(ctx, n)
+	if err != nil {
+		n.mu.Lock()
+		n.lastErr = err.Error()
+		n.downSince = time.Now()
+		n.mu.Unlock()
+		return
+	}
+	n.failures.Store(0)
+	if !c.cfg.Replicated {
+		n.mu.Lock()
+		n.runID = runID
+		n.mu.Unlock()
+		c.transition(n, Up, "probe succeeded")
+		return
+	}
+	if err := c.recover(ctx, n, runID); err != nil {
+		n.mu.Lock()
+		n.lastErr = "repair: " + err.Error()
+		n.downSince = time.Now()
+		n.mu.Unlock()
+		c.cfg.Logger.Warn("node repair failed; it stays out of service", "node", n.Name, "err", err)
+		c.transition(n, Down, "repair failed")
+	}
+}
+
+// recover repairs a node that answers again. A node that restarted, or whose
+// missed-key record is incomplete, is flushed while still DOWN (no request
+// reaches it) and then refilled from the other owners; a node that was only
+// unreachable gets exactly the keys it missed.
+func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
+	n.mu.Lock()
+	full := n.overflow || n.runID == "" || n.runID != runID
+	n.mu.Unlock()
+	others := c.othersLive(n)
+	if full && others {
+		if err := c.repairer.Flush(ctx, n.Index); err != nil {
+			return err
+		}
+	}
+	n.mu.Lock()
+	n.runID = runID
+	if full {
+		n.overflow = false
+		n.missed = make(map[KeyRef]struct{})
+		n.updateHasMissedLocked()
+	}
+	n.mu.Unlock()
+	if !others {
+		c.transition(n, Up, "probe succeeded; no other live owner to repair from")
+		return nil
+	}
+	c.transition(n, Recovering, "probe succeeded; repairing")
+	// Requests routed while the node was DOWN are still allowed to finish and
+	// record what the node missed; wait them out before repairing.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(c.cfg.Timeout):
+	}
+	if full {
+		if err := c.repairer.CopyAll(ctx, n.Index); err != nil {
+			return err
+		}
+	}
+	if err := c.drainMissed(ctx, n); err != nil {
+		return err
+	}
+	c.transition(n, Up, "repaired")
+	return nil
+}
+
+func (c *Cluster) othersLive(n *Node) bool {
+	for _, o := range c.nodes {
+		if o != n && o.State() == Up {
+			return true
+		}
+	}
+	return false
+}
+
+// drainMissed repairs the node's missed keys in batches until none remain.
+func (c *Cluster) drainMissed(ctx context.Context, n *Node) error {
+	const batch = 1000
+	for {
+		keys := n.takeMissed(batch)
+		if len(keys) == 0 {
+			return nil
+		}
+		failed, err := c.repairer.RepairKeys(ctx, n.Index, keys)
+		if len(failed) > 0 {
+			n.putBackMissed(failed, c.cfg.MaxMissedKeys)
+			if err == nil {
+				err = fmt.Errorf("%d of %d missed keys could not be repaired", len(failed), len(keys))
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// Prober returns the prober the cluster was built with.
+func (c *Cluster) Prober() Prober { return c.prober }

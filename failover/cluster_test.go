@@ -1,0 +1,249 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeFleet answers probes and records repairs, so the state machine can be
+// driven step by step.
+type fakeFleet struct {
+	mu       sync.Mutex
+	alive    []bool
+	runIDs   []string
+	flushed  []int
+	copied   []int
+	repaired map[int][]KeyRef
+	failKeys bool
+}
+
+func newFakeFleet(n int) *fakeFleet {
+	f := &fakeFleet{repaired: map[int][]KeyRef{}}
+	for i := 0; i < n; i++ {
+		f.alive = append(f.alive, true)
+		f.runIDs = append(f.runIDs, "run-a")
+	}
+	return f
+}
+
+func (f *fakeFleet) Probe(ctx context.Context, node int) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.alive[node] {
+		return "", errors.New("connection refused")
+	}
+	return f.runIDs[node], nil
+}
+
+func (f *fakeFleet) Flush(ctx context.Context, node int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushed = append(f.flushed, node)
+	return nil
+}
+
+func (f *fakeFleet) CopyAll(ctx context.Context, node int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.copied = append(f.copied, node)
+	return nil
+}
+
+func (f *fakeFleet) RepairKeys(ctx context.Context, node int, keys []KeyRef) ([]KeyRef, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failKeys {
+		return keys, errors.New("source unreachable")
+	}
+	f.repaired[node] = append(f.repaired[node], keys...)
+	return nil, nil
+}
+
+func (f *fakeFleet) set(node int, alive bool, runID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.alive[node] = alive
+	if runID != "" {
+		f.runIDs[node] = runID
+	}
+}
+
+func newTestCluster(t *testing.T, f *fakeFleet, replicated bool) (*Cluster, context.CancelFunc) {
+	t.Helper()
+	names := []string{"a", "b", "c"}
+	cfg := Config{
+		FailureLimit: 2, RetryTimeout: 20 * time.Millisecond, CheckInterval: 5 * time.Millisecond,
+		Timeout: 10 * time.Millisecond, MaxMissedKeys: 4, Replicated: replicated,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	c := NewCluster(cfg, names, names, f, f)
+	for i := range names {
+		c.ObserveRunID(i, "run-a") // as the first connections would
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return c, cancel
+}
+
+func waitState(t *testing.T, n *Node, want State) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if n.State() == want {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("node %s: state %s, want %s (status %+v)", n.Name, n.State(), want, n.Status())
+}
+
+func TestFailuresPastLimitMoveNodeDown(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	c.ReportFailure(1, errors.New("timeout"))
+	if got := c.Node(1).State(); got != Up {
+		t.Fatalf("one failure under a limit of 2: state %s, want up", got)
+	}
+	f.set(1, false, "")
+	c.ReportFailure(1, errors.New("timeout"))
+	waitState(t, c.Node(1), Down)
+	if c.Node(1).Status().LastError == "" {
+		t.Fatal("last error not recorded")
+	}
+}
+
+func TestSuccessResetsFailureCount(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	c.ReportFailure(0, errors.New("x"))
+	c.ReportSuccess(0)
+	c.ReportFailure(0, errors.New("x"))
+	if got := c.Node(0).State(); got != Up {
+		t.Fatalf("failures were not consecutive: state %s, want up", got)
+	}
+}
+
+func TestUnreachableNodeGetsExactlyItsMissedKeys(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	f.set(2, false, "")
+	waitState(t, c.Node(2), Down)
+	c.MarkMissed(2, 0, []byte("k1"))
+	c.MarkMissed(2, 1, []byte("k2"))
+	if !c.Node(2).Missed(0, []byte("k1")) || c.Node(2).Missed(0, []byte("k2")) {
+		t.Fatal("missed set does not record (db, key)")
+	}
+	f.set(2, true, "") // same run id: it was only unreachable
+	waitState(t, c.Node(2), Up)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.flushed) != 0 || len(f.copied) != 0 {
+		t.Fatalf("an unreachable node with a complete missed set must not be flushed: flushed %v copied %v", f.flushed, f.copied)
+	}
+	if len(f.repaired[2]) != 2 {
+		t.Fatalf("repaired %v, want the 2 missed keys", f.repaired[2])
+	}
+}
+
+func TestRestartedNodeIsFlushedAndRefilled(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	f.set(0, false, "")
+	waitState(t, c.Node(0), Down)
+	f.set(0, true, "run-b")
+	waitState(t, c.Node(0), Up)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.flushed) != 1 || f.flushed[0] != 0 || len(f.copied) != 1 || f.copied[0] != 0 {
+		t.Fatalf("flushed %v copied %v, want node 0 flushed and refilled once", f.flushed, f.copied)
+	}
+}
+
+func TestNewConnectionSeeingNewRunIDTakesNodeOut(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	if !c.ObserveRunID(1, "run-a") {
+		t.Fatal("the known run id must be accepted")
+	}
+	f.set(1, true, "run-b")
+	if c.ObserveRunID(1, "run-b") {
+		t.Fatal("a restarted node must not be used before repair")
+	}
+	if got := c.Node(1).State(); got != Down && got != Recovering {
+		t.Fatalf("state %s after restart, want down or recovering", got)
+	}
+	waitState(t, c.Node(1), Up)
+}
+
+func TestMissedSetOverflowForcesFullResync(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	f.set(1, false, "")
+	waitState(t, c.Node(1), Down)
+	for i := range 10 {
+		c.MarkMissed(1, 0, []byte{byte('a' + i)})
+	}
+	if !c.Node(1).Status().Overflow {
+		t.Fatal("more missed keys than the bound must set overflow")
+	}
+	if !c.Node(1).Missed(0, []byte("zzz")) {
+		t.Fatal("with an overflowed set every key counts as missed")
+	}
+	f.set(1, true, "")
+	waitState(t, c.Node(1), Up)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.flushed) != 1 || len(f.copied) != 1 {
+		t.Fatalf("flushed %v copied %v, want a full resync", f.flushed, f.copied)
+	}
+}
+
+func TestFailedRepairKeepsNodeOutOfService(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, true)
+	f.set(2, false, "")
+	waitState(t, c.Node(2), Down)
+	c.MarkMissed(2, 0, []byte("k"))
+	f.mu.Lock()
+	f.failKeys = true
+	f.mu.Unlock()
+	f.set(2, true, "")
+	time.Sleep(100 * time.Millisecond)
+	if got := c.Node(2).State(); got == Up {
+		t.Fatal("a node whose missed keys could not be repaired must not be UP")
+	}
+	if !c.Node(2).Missed(0, []byte("k")) {
+		t.Fatal("an unrepaired key must stay missed")
+	}
+	f.mu.Lock()
+	f.failKeys = false
+	f.mu.Unlock()
+	waitState(t, c.Node(2), Up)
+}
+
+func TestUnreplicatedNodeRejoinsWithoutRepair(t *testing.T) {
+	f := newFakeFleet(3)
+	c, _ := newTestCluster(t, f, false)
+	f.set(0, false, "")
+	waitState(t, c.Node(0), Down)
+	f.set(0, true, "run-z")
+	waitState(t, c.Node(0), Up)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.flushed)+len(f.copied) != 0 {
+		t.Fatal("with one copy of each key there is nothing to repair from")
+	}
+}

@@ -1,0 +1,149 @@
+package failover
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// State is a node's place in the failover state machine.
+type State int32
+
+const (
+	// Up nodes take reads and writes.
+	Up State = iota
+	// Down nodes take nothing; writes they miss are remembered.
+	Down
+	// Recovering nodes take every write but reads go to other owners first,
+	// because their copy of a key may not be repaired yet.
+	Recovering
+)
+
+// String returns the state as operators see it in INFO and logs.
+func (s State) String() string {
+	switch s {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	case Recovering:
+		return "recovering"
+	}
+	return fmt.Sprintf("state(%d)", int32(s))
+}
+
+// KeyRef names a key in one backend database.
+type KeyRef struct {
+	DB  int
+	Key string
+}
+
+// Node is one backend server's health record. Its state is read on every
+// request, so it is an atomic; everything else is behind mu.
+type Node struct {
+	Index int
+	Name  string
+	Addr  string
+
+	state    atomic.Int32
+	failures atomic.Int32
+	// hasMissed lets the read path skip the missed-key map lookup when the
+	// node missed nothing, which is almost always.
+	hasMissed atomic.Bool
+
+	mu          sync.Mutex
+	lastErr     string
+	lastChange  time.Time
+	runID       string
+	missed      map[KeyRef]struct{}
+	overflow    bool // missed more keys than the bound: only a full resync repairs it
+	transitions int64
+	downSince   time.Time
+}
+
+// State returns the node's current state.
+func (n *Node) State() State { return State(n.state.Load()) }
+
+// Failures returns the count of consecutive failures seen.
+func (n *Node) Failures() int { return int(n.failures.Load()) }
+
+// Status is a snapshot of a node for INFO and logs.
+type Status struct {
+	Index       int
+	Name, Addr  string
+	State       State
+	Failures    int
+	LastError   string
+	LastChange  time.Time
+	RunID       string
+	MissedKeys  int
+	Overflow    bool
+	Transitions int64
+}
+
+// Status returns a consistent snapshot of the node.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return Status{
+		Index: n.Index, Name: n.Name, Addr: n.Addr,
+		State: n.State(), Failures: n.Failures(), LastError: n.lastErr,
+		LastChange: n.lastChange, RunID: n.runID, MissedKeys: len(n.missed),
+		Overflow: n.overflow, Transitions: n.transitions,
+	}
+}
+
+// Missed reports whether the node may hold an out-of-date copy of the key.
+func (n *Node) Missed(db int, key []byte) bool {
+	if !n.hasMissed.Load() {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.overflow {
+		return true
+	}
+	_, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
+	return ok
+}
+
+// takeMissed removes up to max keys from the missed set and returns them.
+func (n *Node) takeMissed(max int) []KeyRef {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]KeyRef, 0, min(max, len(n.missed)))
+	for k := range n.missed {
+		if len(out) == max {
+			break
+		}
+		out = append(out, k)
+		delete(n.missed, k)
+	}
+	n.updateHasMissedLocked()
+	return out
+}
+
+// putBackMissed returns keys whose repair failed to the missed set.
+func (n *Node) putBackMissed(keys []KeyRef, bound int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, k := range keys {
+		if len(n.missed) >= bound {
+			n.overflow = true
+			break
+		}
+		n.missed[k] = struct{}{}
+	}
+	n.updateHasMissedLocked()
+}
+
+func (n *Node) updateHasMissedLocked() {
+	n.hasMissed.Store(n.overflow || len(n.missed) > 0)
+}
+
+func (n *Node) missedCount() (int, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.missed), n.overflow
+}
