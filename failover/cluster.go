@@ -331,6 +331,13 @@ func (c *Cluster) tryRejoin(ctx context.Context, n *Node) {
 func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	n.mu.Lock()
 	full := n.overflow || n.runID == "" || n.runID != runID
+	// The repair's own connections must accept this run id; overflow keeps
+	// the need for a full resync if this attempt fails half way.
+	n.runID = runID
+	if full {
+		n.overflow = true
+		n.updateHasMissedLocked()
+	}
 	n.mu.Unlock()
 	others := c.othersLive(n)
 	if full && others {
@@ -339,7 +346,6 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 		}
 	}
 	n.mu.Lock()
-	n.runID = runID
 	if full {
 		n.overflow = false
 		n.missed = make(map[KeyRef]struct{})
