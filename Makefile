@@ -1,0 +1,41 @@
+# sessionproxy — see README.md. `make run` starts a demo, `make test` runs every test.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+PKGS     := ./...
+DEBS     := redis-server redis-tools memcached libmemcached-tools
+
+.PHONY: build run test unit integration lint deps bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/sessionproxy ./cmd/sessionproxy
+
+# Installs the Debian packages the demo and the tests use, when missing.
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+run: deps build
+	$(GO) run ./cmd/sessionproxy-demo -proxy bin/sessionproxy
+
+test: deps lint unit integration
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration: build
+	$(GO) test -race -count=1 -timeout 20m ./integration/...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./sharding/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,178 @@
+// Command sessionproxy-demo is `make run`: it starts three local
+// redis-server processes on free loopback ports, a sessionproxy in front of
+// them with replicas: 2, prints the lines to point PHP at it, and on Ctrl-C
+// stops every process it started.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy-demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	proxyBin := flag.String("proxy", "bin/sessionproxy", "the sessionproxy binary")
+	port := flag.Int("port", 22121, "the port the proxy listens on (0 = any free port)")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "sessionproxy-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	var procs []*exec.Cmd
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			stop(procs[i])
+		}
+	}()
+
+	var servers []string
+	for i := 1; i <= 3; i++ {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(p),
+			"--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", fmt.Sprintf("redis%d.rdb", i))
+		cmd.Stdout, cmd.Stderr = nil, nil
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start redis-server (is it installed? make run installs it): %w", err)
+		}
+		procs = append(procs, cmd)
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		if err := waitListening(addr, 10*time.Second); err != nil {
+			return fmt.Errorf("redis-server %s: %w", addr, err)
+		}
+		servers = append(servers, fmt.Sprintf("   - %s:1 redis%d", addr, i))
+		fmt.Printf("started redis-server pid %d on %s\n", cmd.Process.Pid, addr)
+	}
+
+	listen := *port
+	if listen == 0 || !portFree(listen) {
+		if listen, err = freePort(); err != nil {
+			return err
+		}
+	}
+	conf := filepath.Join(dir, "sessionproxy.yml")
+	yaml := fmt.Sprintf(`sessions:
+  listen: 127.0.0.1:%d
+  redis: true
+  hash: fnv1a_64
+  hash_tag: "{}"
+  distribution: ketama
+  timeout: 1000
+  replicas: 2
+  server_failure_limit: 2
+  server_retry_timeout: 2000
+  servers:
+%s
+`, listen, strings.Join(servers, "\n"))
+	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
+		return err
+	}
+	proxy := exec.Command(*proxyBin, "-c", conf)
+	proxy.Stdout, proxy.Stderr = os.Stdout, os.Stderr
+	if err := proxy.Start(); err != nil {
+		return fmt.Errorf("start %s (run `make build` first): %w", *proxyBin, err)
+	}
+	procs = append(procs, proxy)
+	addr := fmt.Sprintf("127.0.0.1:%d", listen)
+	if err := waitListening(addr, 10*time.Second); err != nil {
+		return fmt.Errorf("sessionproxy: %w", err)
+	}
+
+	fmt.Printf(`
+sessionproxy pid %d listens on %s in front of 3 redis-server (replicas: 2).
+Config used: %s
+%s
+Point PHP at it (php.ini):
+
+    session.save_handler = redis
+    session.save_path = "tcp://%s"
+
+Try it:   redis-cli -p %d set hello world   then   redis-cli -p %d info nodes
+Kill one redis-server with kill -9 <pid> and read your keys again: they are still there.
+Press Ctrl-C to stop everything this demo started.
+`, proxy.Process.Pid, addr, conf, yaml, addr, listen, listen)
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	exited := make(chan error, 1)
+	go func() { exited <- proxy.Wait() }()
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping...")
+	case err := <-exited:
+		procs = procs[:len(procs)-1]
+		return fmt.Errorf("sessionproxy exited: %v", err)
+	}
+	return nil
+}
+
+// stop sends SIGTERM, then SIGKILL if the process lingers.
+func stop(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		_, _ = cmd.Process.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	fmt.Printf("stopped pid %d (%s)\n", cmd.Process.Pid, filepath.Base(cmd.Path))
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(p int) bool {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+func waitListening(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing listens on %s after %v", addr, timeout)
+}

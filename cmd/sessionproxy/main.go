@@ -1,0 +1,80 @@
+// Command sessionproxy runs the session proxy: twemproxy's YAML config,
+// Redis (and memcached) clients on the front, a sharded and replicated
+// fleet behind.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"sessionproxy/proxy"
+	"sessionproxy/proxy/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	fs := flag.NewFlagSet("sessionproxy", flag.ContinueOnError)
+	confPath := fs.String("c", "conf/sessionproxy.yml", "config file (twemproxy/nutcracker YAML)")
+	fs.StringVar(confPath, "conf-file", "conf/sessionproxy.yml", "same as -c")
+	testOnly := fs.Bool("t", false, "test the config file for syntax and exit")
+	fs.BoolVar(testOnly, "test-conf", false, "same as -t")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.BoolVar(showVersion, "V", false, "same as --version")
+	verbose := fs.Bool("v", false, "debug logging")
+	shutdownWait := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	if *showVersion {
+		fmt.Println("sessionproxy", version)
+		return 0
+	}
+	pools, err := config.Load(*confPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy: configuration error:", err)
+		return 1
+	}
+	if *testOnly {
+		fmt.Printf("sessionproxy: configuration file '%s' syntax is ok\n", *confPath)
+		return 0
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("shutting down: no new connections; finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

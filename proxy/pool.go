@@ -1,0 +1,185 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+
+	"sessionproxy/failover"
+	"sessionproxy/proxy/config"
+	"sessionproxy/sharding"
+)
+
+// stripeCount is the number of per-key write locks. Writes to one key are
+// queued to every replica under its stripe, so all replicas apply them in
+// the same order; conditional writes and repairs hold it for a round trip.
+const stripeCount = 4096
+
+// pool is the running form of one configured pool: its ring, its backends
+// and their health.
+type pool struct {
+	cfg        config.Pool
+	log        *slog.Logger
+	ring       *sharding.Ring
+	liveRing   atomic.Pointer[sharding.Ring] // auto_eject_hosts with replicas 1
+	cluster    *failover.Cluster
+	nodes      []*nodeBackend
+	replicated bool
+	stripes    [stripeCount]sync.Mutex
+	stats      stats
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, error) {
+	hash, err := sharding.NewHash(cfg.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
+	}
+	dist, err := sharding.ParseDistribution(cfg.Distribution)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
+	}
+	servers := make([]sharding.Server, len(cfg.Servers))
+	names := make([]string, len(cfg.Servers))
+	addrs := make([]string, len(cfg.Servers))
+	for i, s := range cfg.Servers {
+		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight}
+		names[i], addrs[i] = s.Name, s.Addr
+	}
+	ring, err := sharding.NewRing(servers, sharding.Config{Hash: hash, HashTag: cfg.HashTag, Distribution: dist, Replicas: cfg.Replicas})
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
+	}
+	p := &pool{cfg: cfg, log: log.With("pool", cfg.Name), ring: ring, replicated: cfg.Replicas > 1}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.liveRing.Store(ring)
+	for i, s := range cfg.Servers {
+		p.nodes = append(p.nodes, &nodeBackend{p: p, index: i, addr: s.Addr, conns: make(map[int][]*backendConn)})
+	}
+	p.cluster = failover.NewCluster(failover.Config{
+		FailureLimit:  cfg.ServerFailureLimit,
+		RetryTimeout:  cfg.ServerRetryTimeout,
+		CheckInterval: cfg.HealthCheckInterval,
+		Timeout:       cfg.Timeout,
+		MaxMissedKeys: cfg.MaxMissedKeys,
+		Replicated:    p.replicated,
+		Logger:        p.log,
+	}, names, addrs, newRedisProber(cfg), &repairer{p: p})
+	if cfg.AutoEjectHosts && !p.replicated {
+		p.cluster.OnChange(p.rebuildLiveRing)
+	}
+	return p, nil
+}
+
+// start launches the health loops and, with preconnect, the backend connections.
+func (p *pool) start() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.cluster.Run(p.ctx)
+	}()
+	if p.cfg.Preconnect {
+		for _, b := range p.nodes {
+			for i := range p.cfg.ServerConnections {
+				b.conn(p.cfg.RedisDB, uint64(i))
+			}
+		}
+	}
+}
+
+// stop closes every backend connection and waits for the pool's goroutines.
+func (p *pool) stop() {
+	p.cancel()
+	for _, b := range p.nodes {
+		b.closeAll()
+	}
+	p.wg.Wait()
+}
+
+// rebuildLiveRing implements twemproxy's auto_eject_hosts: with one copy of
+// each key, the keys of a DOWN server are rehashed over the others.
+func (p *pool) rebuildLiveRing() {
+	down := make([]bool, p.cluster.Len())
+	any := false
+	for i := range down {
+		down[i] = p.cluster.Node(i).State() == failover.Down
+		any = any || down[i]
+	}
+	if !any {
+		p.liveRing.Store(p.ring)
+		return
+	}
+	r, err := p.ring.Without(down)
+	if err != nil {
+		p.log.Warn("every server is ejected; keeping the full ring", "err", err)
+		p.liveRing.Store(p.ring)
+		return
+	}
+	p.liveRing.Store(r)
+}
+
+// keyHash picks a key's stripe and backend connection.
+func keyHash(key []byte) uint64 { return xxhash.Sum64(key) }
+
+// owners returns the key's ordered owner list.
+func (p *pool) owners(key []byte) []int {
+	if p.replicated {
+		return p.ring.Owners(key)
+	}
+	return p.liveRing.Load().Owners(key)
+}
+
+func (p *pool) state(node int) failover.State { return p.cluster.Node(node).State() }
+
+// send queues req on the node's connection for (db, h).
+func (p *pool) send(node, db int, h uint64, req []byte) *call {
+	c := newCall(node, req)
+	p.sendCall(c, db, h)
+	return c
+}
+
+func (p *pool) sendCall(c *call, db int, h uint64) {
+	for range 2 {
+		if p.nodes[c.node].conn(db, h).send(c) {
+			return
+		}
+	}
+	c.complete(fmt.Errorf("backend %s: %w", p.nodes[c.node].addr, ErrBackendClosed))
+}
+
+func (p *pool) markMissed(node, db int, key []byte) {
+	if p.replicated {
+		p.cluster.MarkMissed(node, db, key)
+	}
+}
+
+// readOrder returns the owners a read should try, best first: UP owners
+// whose copy is current, then RECOVERING ones, then (as a last resort) any
+// reachable owner even if its copy may be old.
+func (p *pool) readOrder(dst []int, owners []int, db int, key []byte) []int {
+	dst = dst[:0]
+	if !p.replicated {
+		return append(dst, owners[0])
+	}
+	for pass := 0; pass < 3; pass++ {
+		for _, o := range owners {
+			n := p.cluster.Node(o)
+			st := n.State()
+			missed := n.Missed(db, key)
+			switch {
+			case pass == 0 && st == failover.Up && !missed,
+				pass == 1 && st == failover.Recovering && !missed,
+				pass == 2 && st != failover.Down && missed:
+				dst = append(dst, o)
+			}
+		}
+	}
+	return dst
+}

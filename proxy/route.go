@@ -1,0 +1,296 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"sessionproxy/failover"
+	"sessionproxy/protocol/resp"
+)
+
+// keyOp is one keyed request in flight: a read (tried owner by owner until
+// one answers) or a write (sent to every live owner at once).
+type keyOp struct {
+	p      *pool
+	db     int
+	key    []byte
+	h      uint64
+	req    []byte
+	owners []int
+	write  bool
+
+	order []int   // read: owners still to try
+	calls []*call // read: the current attempt; write: one per owner (nil = skipped)
+	// done is set when the outcome is known without waiting (conditional ops).
+	done  bool
+	reply []byte
+	err   error
+}
+
+// startRead sends a read to the best owner.
+func (p *pool) startRead(db int, key, req []byte) *keyOp {
+	op := &keyOp{p: p, db: db, key: key, h: keyHash(key), req: req}
+	op.owners = p.owners(key)
+	op.order = p.readOrder(nil, op.owners, db, key)
+	op.nextRead()
+	return op
+}
+
+func (op *keyOp) nextRead() bool {
+	if len(op.order) == 0 {
+		return false
+	}
+	node := op.order[0]
+	op.order = op.order[1:]
+	op.calls = append(op.calls[:0], op.p.send(node, op.db, op.h, op.req))
+	return true
+}
+
+// startWrite sends a write to every owner that is not DOWN and records the
+// key as missed on the others. It holds the key's stripe only while
+// queueing, which fixes the order of writes to one key on every replica.
+func (p *pool) startWrite(db int, key, req []byte) *keyOp {
+	op := &keyOp{p: p, db: db, key: key, h: keyHash(key), req: req, write: true}
+	op.owners = p.owners(key)
+	op.calls = make([]*call, len(op.owners))
+	mu := &p.stripes[op.h%stripeCount]
+	mu.Lock()
+	for i, o := range op.owners {
+		if p.replicated && p.state(o) == failover.Down {
+			p.markMissed(o, db, key)
+			continue
+		}
+		op.calls[i] = p.send(o, db, op.h, req)
+	}
+	mu.Unlock()
+	return op
+}
+
+// result waits for the op and returns the reply frame the client gets.
+func (op *keyOp) result() ([]byte, error) {
+	if op.done {
+		return op.reply, op.err
+	}
+	if op.write {
+		return op.writeResult()
+	}
+	var lastErr error = ErrNoLiveServer
+	for {
+		if len(op.calls) == 0 {
+			return nil, lastErr
+		}
+		reply, err := op.calls[0].wait()
+		if err == nil {
+			return reply, nil
+		}
+		lastErr = err
+		if !op.nextRead() {
+			return nil, lastErr
+		}
+	}
+}
+
+// writeResult waits for every owner. The client gets the reply of the first
+// owner (in placement order) that answered and had a current copy; owners
+// that failed are marked as having missed the key.
+func (op *keyOp) writeResult() ([]byte, error) {
+	var best, fallback []byte
+	var lastErr error = ErrNoLiveServer
+	for i, c := range op.calls {
+		if c == nil {
+			continue
+		}
+		reply, err := c.wait()
+		if err != nil {
+			lastErr = err
+			op.p.markMissed(op.owners[i], op.db, op.key)
+			continue
+		}
+		if best == nil && !op.p.cluster.Node(op.owners[i]).Missed(op.db, op.key) {
+			best = reply
+		} else if fallback == nil {
+			fallback = reply
+		}
+	}
+	if best == nil {
+		best = fallback
+	}
+	if best == nil {
+		return nil, lastErr
+	}
+	return best, nil
+}
+
+// conditional runs a command whose outcome depends on the key's current
+// state (SET NX, INCR, EVAL ...) on one owner, then writes the resulting
+// state of every key (DUMP + PTTL → RESTORE REPLACE, or DEL) to the other
+// owners, holding the keys' stripes so no other write interleaves.
+func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("conditional command without keys")
+	}
+	owners := p.owners(keys[0])
+	h0 := keyHash(keys[0])
+	if !p.replicated {
+		op := &keyOp{p: p, db: db, key: keys[0], h: h0, req: req, owners: owners}
+		op.calls = []*call{p.send(owners[0], db, h0, req)}
+		return op.result()
+	}
+	stripes := make([]int, 0, len(keys))
+	for _, k := range keys {
+		stripes = append(stripes, int(keyHash(k)%stripeCount))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, s := range stripes {
+		p.stripes[s].Lock()
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			for _, s := range stripes {
+				p.stripes[s].Unlock()
+			}
+		}
+	}
+	defer unlock()
+
+	order := p.readOrder(nil, owners, db, keys[0])
+	var lastErr error = ErrNoLiveServer
+	for _, decider := range order {
+		reply, states, err := p.runAndCapture(decider, db, keys, req)
+		if err != nil {
+			lastErr = err
+			for _, k := range keys {
+				p.markMissed(decider, db, k)
+			}
+			continue
+		}
+		var replicaCalls []*call
+		var replicaNodes []int
+		for _, o := range owners {
+			if o == decider {
+				continue
+			}
+			if p.state(o) == failover.Down {
+				for _, k := range keys {
+					p.markMissed(o, db, k)
+				}
+				continue
+			}
+			for i, k := range keys {
+				replicaCalls = append(replicaCalls, p.send(o, db, keyHash(k), states[i].restoreCommand(k)))
+				replicaNodes = append(replicaNodes, o)
+			}
+		}
+		unlock()
+		for i, c := range replicaCalls {
+			if _, err := c.wait(); err != nil {
+				p.markMissed(replicaNodes[i], db, keys[i%len(keys)])
+			}
+		}
+		return reply, nil
+	}
+	return nil, lastErr
+}
+
+// keyState is a key's value and remaining TTL as read from one owner.
+type keyState struct {
+	dump []byte // DUMP payload; nil when the key does not exist
+	pttl int64  // ms; 0 = no expiry
+}
+
+// restoreCommand makes another owner's copy equal to this state.
+func (s keyState) restoreCommand(key []byte) []byte {
+	if s.dump == nil {
+		return resp.AppendCommand(nil, []byte("DEL"), key)
+	}
+	return resp.AppendCommand(nil, []byte("RESTORE"), key, strconv.AppendInt(nil, s.pttl, 10), s.dump, []byte("REPLACE"))
+}
+
+// runAndCapture runs req on node, then reads the state of every key. With
+// one key everything is pipelined on one connection (FIFO keeps the order);
+// keys on other connections are read after the reply.
+func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, []keyState, error) {
+	h0 := keyHash(keys[0])
+	main := newCall(node, req)
+	var captures []*call
+	if len(keys) == 1 {
+		captures = captureCalls(node, keys[0])
+		p.sendBatch(node, db, h0, append([]*call{main}, captures...))
+	} else {
+		p.sendCall(main, db, h0)
+	}
+	reply, err := main.wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(keys) > 1 {
+		for _, k := range keys {
+			cs := captureCalls(node, k)
+			p.sendBatch(node, db, keyHash(k), cs)
+			captures = append(captures, cs...)
+		}
+	}
+	states := make([]keyState, len(keys))
+	for i := range keys {
+		st, err := readState(captures[2*i], captures[2*i+1])
+		if err != nil {
+			return nil, nil, err
+		}
+		states[i] = st
+	}
+	return reply, states, nil
+}
+
+func captureCalls(node int, key []byte) []*call {
+	return []*call{
+		newCall(node, resp.AppendCommand(nil, []byte("PTTL"), key)),
+		newCall(node, resp.AppendCommand(nil, []byte("DUMP"), key)),
+	}
+}
+
+// sendBatch queues calls on one connection in one go, so they run back to back.
+func (p *pool) sendBatch(node, db int, h uint64, cs []*call) {
+	for range 2 {
+		if p.nodes[node].conn(db, h).send(cs...) {
+			return
+		}
+	}
+	err := fmt.Errorf("backend %s: %w", p.nodes[node].addr, ErrBackendClosed)
+	for _, c := range cs {
+		c.complete(err)
+	}
+}
+
+func readState(pttlCall, dumpCall *call) (keyState, error) {
+	pttlReply, err := pttlCall.wait()
+	if err != nil {
+		return keyState{}, err
+	}
+	dumpReply, err := dumpCall.wait()
+	if err != nil {
+		return keyState{}, err
+	}
+	pttl, ok := resp.Int(pttlReply)
+	if !ok {
+		return keyState{}, fmt.Errorf("unexpected PTTL reply %q", pttlReply)
+	}
+	if pttl == -2 || resp.IsNull(dumpReply) {
+		return keyState{}, nil
+	}
+	payload, ok := resp.Bulk(dumpReply)
+	if !ok {
+		return keyState{}, fmt.Errorf("unexpected DUMP reply %.40q", dumpReply)
+	}
+	switch {
+	case pttl == -1: // no expiry: RESTORE's ttl 0
+		pttl = 0
+	case pttl == 0: // expires within the millisecond; RESTORE 0 would make it eternal
+		pttl = 1
+	}
+	return keyState{dump: payload, pttl: pttl}, nil
+}

@@ -1,0 +1,223 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sessionproxy/proxy/config"
+)
+
+// Options are settings that do not come from the pool config.
+type Options struct {
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server runs every configured pool: its listener, client sessions and backends.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	servers []*redisServer
+}
+
+// New prepares the pools; nothing listens until Start.
+func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	for _, pc := range pools {
+		if pc.Protocol != "redis" {
+			return nil, fmt.Errorf("pool %s: protocol %q is not served yet", pc.Name, pc.Protocol)
+		}
+		p, err := newPool(ctx, pc, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.servers = append(s.servers, &redisServer{
+			p: p, addr: pc.Listen, version: opts.Version, log: p.log,
+			table: commandTable(), writeTimeout: max(pc.Timeout, 5*time.Second),
+			sessions: make(map[*session]struct{}),
+		})
+	}
+	return s, nil
+}
+
+// Start listens on every pool's address and serves in the background.
+func (s *Server) Start() error {
+	for _, rs := range s.servers {
+		if err := rs.listen(); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
+	for _, rs := range s.servers {
+		rs.p.start()
+		rs.wg.Add(1)
+		go rs.acceptLoop()
+		s.log.Info("pool listening", "pool", rs.p.cfg.Name, "listen", rs.Addr(), "servers", len(rs.p.nodes), "replicas", rs.p.cfg.Replicas)
+	}
+	return nil
+}
+
+// Addrs returns each pool's listening address (useful with port 0).
+func (s *Server) Addrs() map[string]string {
+	out := map[string]string{}
+	for _, rs := range s.servers {
+		out[rs.p.cfg.Name] = rs.Addr()
+	}
+	return out
+}
+
+func (s *Server) closeListeners() {
+	for _, rs := range s.servers {
+		if rs.ln != nil {
+			rs.ln.Close()
+		}
+	}
+}
+
+// Shutdown stops accepting, lets every client finish the batch it is in,
+// then closes clients and backends. ctx bounds the wait.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeListeners()
+	var err error
+	for _, rs := range s.servers {
+		if e := rs.drain(ctx); e != nil {
+			err = e
+		}
+	}
+	for _, rs := range s.servers {
+		rs.p.stop()
+		if pr, ok := rs.p.cluster.Prober().(*redisProber); ok {
+			pr.close()
+		}
+	}
+	return err
+}
+
+// redisServer is the RESP front end of one pool.
+type redisServer struct {
+	p            *pool
+	addr         string
+	version      string
+	log          *slog.Logger
+	table        map[string]*cmdSpec
+	writeTimeout time.Duration
+	ln           net.Listener
+	started      time.Time
+	stats        stats
+	nextID       atomic.Int64
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+func (rs *redisServer) Addr() string {
+	if rs.ln == nil {
+		return rs.addr
+	}
+	return rs.ln.Addr().String()
+}
+
+func (rs *redisServer) listen() error {
+	network := "tcp"
+	if rs.p.cfg.ListenPerm != 0 || (len(rs.addr) > 0 && rs.addr[0] == '/') {
+		network = "unix"
+		os.Remove(rs.addr)
+	}
+	ln, err := net.Listen(network, rs.addr)
+	if err != nil {
+		return fmt.Errorf("pool %s: listen %s: %w", rs.p.cfg.Name, rs.addr, err)
+	}
+	if network == "unix" && rs.p.cfg.ListenPerm != 0 {
+		if err := os.Chmod(rs.addr, rs.p.cfg.ListenPerm); err != nil {
+			ln.Close()
+			return fmt.Errorf("pool %s: chmod %s: %w", rs.p.cfg.Name, rs.addr, err)
+		}
+	}
+	rs.ln = ln
+	rs.started = time.Now()
+	return nil
+}
+
+func (rs *redisServer) acceptLoop() {
+	defer rs.wg.Done()
+	for {
+		nc, err := rs.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			rs.log.Warn("accept failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		rs.stats.connectionsReceived.Add(1)
+		if max := rs.p.cfg.ClientConnections; max > 0 && int(rs.stats.connectedClients.Load()) >= max {
+			rs.stats.rejectedConnections.Add(1)
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			nc.Close()
+			continue
+		}
+		s := &session{srv: rs, p: rs.p, nc: nc, id: rs.nextID.Add(1), start: time.Now(), proto: 2}
+		s.authed = rs.p.cfg.Auth == ""
+		rs.mu.Lock()
+		if rs.closing {
+			rs.mu.Unlock()
+			nc.Close()
+			return
+		}
+		rs.sessions[s] = struct{}{}
+		rs.wg.Add(1)
+		rs.mu.Unlock()
+		rs.stats.connectedClients.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			defer func() {
+				rs.mu.Lock()
+				delete(rs.sessions, s)
+				rs.mu.Unlock()
+				rs.stats.connectedClients.Add(-1)
+				nc.Close()
+			}()
+			s.serve()
+		}()
+	}
+}
+
+// drain wakes every session from its read so it finishes its current batch
+// and exits, then waits for them.
+func (rs *redisServer) drain(ctx context.Context) error {
+	rs.mu.Lock()
+	rs.closing = true
+	for s := range rs.sessions {
+		s.nc.SetReadDeadline(time.Now())
+	}
+	rs.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		rs.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		rs.mu.Lock()
+		for s := range rs.sessions {
+			s.nc.Close()
+		}
+		rs.mu.Unlock()
+		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", rs.p.cfg.Name, ctx.Err())
+	}
+}

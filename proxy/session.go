@@ -1,0 +1,339 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"sessionproxy/protocol/resp"
+)
+
+// session is one RESP client connection. One goroutine reads it, parses
+// every complete request in the buffer, routes them all, then waits for the
+// replies in order and writes them with one syscall.
+type session struct {
+	srv   *redisServer
+	p     *pool
+	nc    net.Conn
+	id    int64
+	start time.Time
+
+	proto   int // 2, or 3 after HELLO 3
+	db      int // the client's SELECTed database
+	authed  bool
+	name    string
+	libName string
+	libVer  string
+	closing bool // QUIT seen, or a protocol error: close after the replies are written
+
+	inMulti  bool
+	multiErr bool
+	queued   [][][]byte
+
+	slots   []slot
+	keyIdx  []int
+	lastCmd atomic.Int64
+}
+
+// slot is the reply to one request of a batch: already encoded, or pending
+// on backend calls.
+type slot struct {
+	local []byte
+	op    *keyOp
+	ops   []*keyOp
+	merge mergeKind
+	shape resp.Shape
+	multi bool
+}
+
+func (s *session) backendDB() int { return s.p.cfg.RedisDB + s.db }
+
+func (s *session) serve() {
+	lim := resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen, MaxArgs: 1 << 20, MaxInlineLen: 64 << 10}
+	buf := make([]byte, 0, 16<<10)
+	var args [][]byte
+	var out []byte
+	for !s.closing {
+		if len(buf) == cap(buf) {
+			need := resp.NeedBytes(buf)
+			grow := max(need-len(buf), cap(buf))
+			buf = append(buf, make([]byte, grow)...)[:len(buf)]
+		}
+		n, err := s.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if n == 0 && err != nil {
+			return
+		}
+		start := 0
+		for start < len(buf) && !s.closing {
+			var used int
+			var perr error
+			args, used, perr = resp.ParseCommand(buf[start:], args, lim)
+			if perr != nil {
+				s.slots = append(s.slots, slot{local: redcon.AppendError(nil, "ERR "+perr.Error())})
+				s.closing = true
+				break
+			}
+			if used == 0 {
+				break
+			}
+			start += used
+			if len(args) > 0 {
+				s.srv.stats.commands.Add(1)
+				s.dispatch(args)
+			}
+		}
+		out = s.collect(out[:0])
+		if len(out) > 0 {
+			s.nc.SetWriteDeadline(time.Now().Add(s.srv.writeTimeout))
+			if _, werr := s.nc.Write(out); werr != nil {
+				return
+			}
+		}
+		if cap(out) > 1<<20 {
+			out = nil
+		}
+		// Keep the unparsed tail at the front of the buffer; drop a big
+		// buffer once it is no longer needed.
+		rest := copy(buf, buf[start:])
+		buf = buf[:rest]
+		if cap(buf) > 1<<20 && rest < 16<<10 {
+			buf = append(make([]byte, 0, 16<<10), buf...)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// dispatch routes one request and appends its reply slot.
+func (s *session) dispatch(args [][]byte) {
+	spec := lookup(s.srv.table, args[0])
+	if spec == nil {
+		s.replyLocal(errUnknownCommand(args))
+		return
+	}
+	if (spec.arity > 0 && len(args) != spec.arity) || (spec.arity < 0 && len(args) < -spec.arity) {
+		s.replyLocal(redcon.AppendError(nil, "ERR wrong number of arguments for '"+spec.name+"' command"))
+		return
+	}
+	if s.p.cfg.Auth != "" && !s.authed && !spec.noAuth {
+		s.replyLocal(redcon.AppendError(nil, "NOAUTH Authentication required."))
+		return
+	}
+	if s.inMulti && spec.name != "exec" && spec.name != "discard" && spec.name != "multi" {
+		s.queue(args)
+		return
+	}
+	s.slots = append(s.slots, s.route(spec, args))
+}
+
+// route starts the work for one request and returns its slot.
+func (s *session) route(spec *cmdSpec, args [][]byte) slot {
+	kind := spec.kind
+	if spec.classify != nil {
+		kind = spec.classify(args)
+	}
+	db := s.backendDB()
+	switch kind {
+	case kindLocal:
+		return slot{local: spec.handler(s, args)}
+	case kindRead:
+		return slot{op: s.p.startRead(db, args[1], resp.AppendCommand(nil, args...)), shape: spec.shape}
+	case kindWrite:
+		return slot{op: s.p.startWrite(db, args[1], resp.AppendCommand(nil, args...)), shape: spec.shape}
+	case kindConditional:
+		return s.doneSlot(s.p.conditional(db, args[1:2], resp.AppendCommand(nil, args...)))
+	case kindScript:
+		return s.routeScript(args)
+	case kindMultiRead, kindMultiWrite:
+		s.keyIdx = spec.keyIndexes(s.keyIdx[:0], len(args))
+		if spec.step == 2 && len(args)%2 == 0 {
+			return slot{local: redcon.AppendError(nil, "ERR wrong number of arguments for '"+spec.name+"' command")}
+		}
+		sl := slot{multi: true, merge: spec.merge, shape: spec.shape}
+		sub := []byte(spec.sub)
+		for _, i := range s.keyIdx {
+			var op *keyOp
+			if kind == kindMultiRead {
+				op = s.p.startRead(db, args[i], resp.AppendCommand(nil, sub, args[i]))
+			} else if spec.step == 2 {
+				op = s.p.startWrite(db, args[i], resp.AppendCommand(nil, sub, args[i], args[i+1]))
+			} else {
+				op = s.p.startWrite(db, args[i], resp.AppendCommand(nil, sub, args[i]))
+			}
+			sl.ops = append(sl.ops, op)
+		}
+		return sl
+	}
+	return slot{local: redcon.AppendError(nil, "ERR internal: unroutable command")}
+}
+
+// routeScript routes EVAL/EVALSHA by their keys, which must all have the
+// same owners.
+func (s *session) routeScript(args [][]byte) slot {
+	numkeys, err := strconv.Atoi(string(args[2]))
+	if err != nil || numkeys < 0 {
+		return slot{local: redcon.AppendError(nil, "ERR value is not an integer or out of range")}
+	}
+	if numkeys > len(args)-3 {
+		return slot{local: redcon.AppendError(nil, "ERR Number of keys can't be greater than number of args")}
+	}
+	keys := args[3 : 3+numkeys]
+	req := resp.AppendCommand(nil, args...)
+	if len(keys) == 0 {
+		// No key to route by: run it on the first live server, like a read.
+		return slot{op: s.p.startRead(s.backendDB(), args[1], req)}
+	}
+	first := s.p.owners(keys[0])
+	for _, k := range keys[1:] {
+		if !equalInts(s.p.owners(k), first) {
+			return slot{local: redcon.AppendError(nil, "CROSSSLOT Keys in request don't hash to the same slot")}
+		}
+	}
+	return s.doneSlot(s.p.conditional(s.backendDB(), keys, req))
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) doneSlot(reply []byte, err error) slot {
+	return slot{op: &keyOp{done: true, reply: reply, err: err}}
+}
+
+func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
+
+// collect waits for every slot in order and appends the client's replies.
+func (s *session) collect(out []byte) []byte {
+	for i := range s.slots {
+		out = s.finish(out, &s.slots[i])
+		s.slots[i] = slot{}
+	}
+	s.slots = s.slots[:0]
+	return out
+}
+
+func (s *session) finish(out []byte, sl *slot) []byte {
+	switch {
+	case sl.local != nil:
+		return append(out, sl.local...)
+	case sl.op != nil:
+		reply, err := sl.op.result()
+		if err != nil {
+			return appendBackendError(out, err)
+		}
+		return s.appendFrame(out, reply, sl.shape)
+	case sl.multi:
+		return s.finishMulti(out, sl)
+	}
+	return out
+}
+
+// appendFrame copies a backend reply frame to the client, re-encoded for RESP3 clients.
+func (s *session) appendFrame(out, frame []byte, shape resp.Shape) []byte {
+	if s.proto == 3 {
+		o, err := resp.AppendRESP3(out, frame, shape)
+		if err == nil {
+			return o
+		}
+	}
+	return append(out, frame...)
+}
+
+func (s *session) finishMulti(out []byte, sl *slot) []byte {
+	switch sl.merge {
+	case mergeSum:
+		var sum int64
+		var failed error
+		for _, op := range sl.ops {
+			reply, err := op.result()
+			if err != nil {
+				failed = err
+				continue
+			}
+			if resp.IsError(reply) {
+				failed = errors.New(string(bytes.TrimSpace(reply[1:])))
+				continue
+			}
+			v, _ := resp.Int(reply)
+			sum += v
+		}
+		if failed != nil {
+			return appendBackendError(out, failed)
+		}
+		return redcon.AppendInt(out, sum)
+	case mergeArray:
+		out = redcon.AppendArray(out, len(sl.ops))
+		for _, op := range sl.ops {
+			reply, err := op.result()
+			if err != nil || resp.IsError(reply) {
+				// MGET answers nil for a key it cannot read, as Redis does for a wrong type.
+				out = resp.AppendNull(out, s.proto)
+				continue
+			}
+			out = s.appendFrame(out, reply, resp.ShapePlain)
+		}
+		return out
+	default: // mergeOK
+		var failed error
+		for _, op := range sl.ops {
+			reply, err := op.result()
+			if err != nil {
+				failed = err
+			} else if resp.IsError(reply) {
+				failed = errors.New(string(bytes.TrimSpace(reply[1:])))
+			}
+		}
+		if failed != nil {
+			return appendBackendError(out, failed)
+		}
+		return redcon.AppendOK(out)
+	}
+}
+
+// appendBackendError turns a routing failure into an "-ERR" reply: phpredis
+// treats ERR replies as soft failures, any other prefix as fatal.
+func appendBackendError(out []byte, err error) []byte {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "ERR ") && !strings.HasPrefix(msg, "WRONGTYPE") {
+		msg = "ERR sessionproxy: " + msg
+	}
+	msg = strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)
+	return redcon.AppendError(out, msg)
+}
+
+// errUnknownCommand is Redis 7's reply to an unknown command.
+func errUnknownCommand(args [][]byte) []byte {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.Write(clip(args[0], 128))
+	b.WriteString("', with args beginning with: ")
+	for _, a := range args[1:min(len(args), 4)] {
+		b.WriteString("'")
+		b.Write(clip(a, 128))
+		b.WriteString("' ")
+	}
+	return redcon.AppendError(nil, strings.NewReplacer("\r", " ", "\n", " ").Replace(b.String()))
+}
+
+func clip(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
