@@ -20,7 +20,14 @@ type redisProber struct {
 	clients []*redis.Client
 }
 
+// quietLogger drops go-redis's own dial-failure logging: a DOWN backend is
+// already reported through the node state log and INFO.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...interface{}) {}
+
 func newRedisProber(cfg config.Pool) *redisProber {
+	redis.SetLogger(quietLogger{})
 	pr := &redisProber{}
 	for _, s := range cfg.Servers {
 		pr.clients = append(pr.clients, redis.NewClient(&redis.Options{

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// The values of Pool.Protocol.
+const (
+	// ProtocolRedis is a pool of Redis servers (RESP).
+	ProtocolRedis = "redis"
+	// ProtocolMemcache is a pool of memcached servers (text or binary
+	// protocol).
+	ProtocolMemcache = "memcache"
+)
+
+// Server is one backend of a pool, from a servers: entry such as
+// "127.0.0.1:6379:1 server1".
+type Server struct {
+	// Host is the host name or IP address, without brackets for IPv6.
+	Host string
+	// Port is the TCP port, 1-65535.
+	Port int
+	// Addr is Host and Port joined for net.Dial: "10.0.0.1:6379", "[::1]:6379".
+	Addr string
+	// Weight is the server's share of the keys relative to the other
+	// servers. Default 1.
+	Weight int
+	// Name is the name given after the address, or Addr when there is none.
+	// Consistent hashing places servers by Name, so renaming a server moves
+	// its keys while changing its address under the same name does not.
+	Name string
+	// Line is the line of the entry in the file.
+	Line int
+}
+
+// Pool is one named pool of the file: a listen address and the servers its
+// keys are sharded and replicated over. Load and Parse fill in the default of
+// every key the file leaves out.
+type Pool struct {
+	// Name is the pool's name, the key of its map in the file.
+	Name string
+	// Listen is where clients connect: "host:port" (port 0 picks a free
+	// port), or the path of a unix socket, which starts with "/". Required.
+	Listen string
+	// ListenPerm is the unix socket's file mode, from twemproxy's
+	// "/path/sock 0666" form; 0 leaves the mode the umask gives.
+	ListenPerm os.FileMode
+	// Hash is the name of the key hash function, one of
+	// sharding.HashNames(). Default "fnv1a_64".
+	Hash string
+	// HashTag is "" or two characters, like "{}": when a key contains
+	// both, only the part between them is hashed. Default "".
+	HashTag string
+	// Distribution is "ketama", "modula" or "random". Default "ketama".
+	Distribution string
+	// Timeout bounds each wait on a backend (connect, reply), from timeout:
+	// in milliseconds. twemproxy waits forever by default; a session proxy
+	// must not, so 0 is refused. Default 1000ms.
+	Timeout time.Duration
+	// Backlog is the listen backlog; accepted for compatibility. Default 512.
+	Backlog int
+	// ClientConnections is twemproxy's client_connections, accepted for
+	// compatibility; 0 means unlimited. Default 0.
+	ClientConnections int
+	// TCPKeepalive is twemproxy's tcpkeepalive, accepted for compatibility.
+	// Default false.
+	TCPKeepalive bool
+	// ReusePort is twemproxy's reuseport, accepted for compatibility.
+	// Default false.
+	ReusePort bool
+	// Preconnect connects to every server at start instead of on first use.
+	// Default false.
+	Preconnect bool
+	// Redis is twemproxy's redis: key, true for a Redis pool. It always
+	// agrees with Protocol. Default false (memcache), like twemproxy.
+	Redis bool
+	// Protocol is ProtocolRedis or ProtocolMemcache. The protocol: key is a
+	// sessionproxy extension; without it Protocol follows redis:. Default
+	// ProtocolMemcache.
+	Protocol string
+	// RedisAuth is the password the proxy sends to the backends with AUTH.
+	// Redis pools only. Default "" (no AUTH).
+	RedisAuth string
+	// RedisDB is the database the proxy SELECTs on the backends. Redis pools
+	// only. Default 0.
+	RedisDB int
+	// ServerConnections is the number of connections to each server, at
+	// least 1. Default 1.
+	ServerConnections int
+	// AutoEjectHosts takes a failing server out of the hash ring. Default
+	// false.
+	AutoEjectHosts bool
+	// ServerRetryTimeout is how long a failed server rests before it is
+	// tried again, from server_retry_timeout: in milliseconds. Default
+	// 30000ms.
+	ServerRetryTimeout time.Duration
+	// ServerFailureLimit is the number of consecutive failures that mark a
+	// server down; 0 acts like 1. Default 2.
+	ServerFailureLimit int
+	// Servers are the backends in file order. At least one.
+	Servers []Server
+
+	// Replicas is the number of servers that hold each key, at least 1 and
+	// at most len(Servers). 1 is twemproxy's behaviour. Default 1.
+	Replicas int
+	// Auth is the password clients must send (AUTH for Redis, SASL for
+	// memcache). Default "" (clients need not authenticate).
+	Auth string
+	// AllowFlush lets clients run FLUSHDB, FLUSHALL and flush_all. Default
+	// false: one stray flush would log out every user.
+	AllowFlush bool
+	// HealthCheckInterval is how often each server is probed, from
+	// health_check_interval: in milliseconds. Default 1000ms.
+	HealthCheckInterval time.Duration
+	// Databases is the number of databases clients may SELECT: SELECT n
+	// needs n < Databases. Redis pools only. Default 16, like redis.conf.
+	Databases int
+	// MaxBulkLen is the largest bulk string a client may send, in bytes,
+	// from proto_max_bulk_len:. Redis pools only. Default 512 MiB, like
+	// Redis.
+	MaxBulkLen int64
+	// ItemSizeMax is the largest value a client may store, in bytes, from
+	// item_size_max:, 1 KiB to 1 GiB like memcached's -I. Memcache pools
+	// only. Default 1 MiB.
+	ItemSizeMax int
+	// MaxMissedKeys is how many written keys the proxy remembers per down
+	// server to repair it when it returns; past it the server needs a full
+	// resync. Default 1000000.
+	MaxMissedKeys int
+
+	// Line is the line of the pool's name in the file.
+	Line int
+}
+
+// Defaults of the keys a pool may leave out.
+const (
+	defaultHash                = "fnv1a_64"
+	defaultDistribution        = "ketama"
+	defaultTimeout             = 1000 * time.Millisecond
+	defaultBacklog             = 512
+	defaultServerConnections   = 1
+	defaultServerRetryTimeout  = 30000 * time.Millisecond
+	defaultServerFailureLimit  = 2
+	defaultReplicas            = 1
+	defaultHealthCheckInterval = 1000 * time.Millisecond
+	defaultDatabases           = 16
+	defaultMaxBulkLen          = 512 << 20
+	defaultItemSizeMax         = 1 << 20
+	defaultMaxMissedKeys       = 1000000
+)
+
+// newPool returns a pool with every default set.
+func newPool(name string, line int) Pool {
+	return Pool{
+		Name:                name,
+		Hash:                defaultHash,
+		Distribution:        defaultDistribution,
+		Timeout:             defaultTimeout,
+		Backlog:             defaultBacklog,
+		Protocol:            ProtocolMemcache,
+		ServerConnections:   defaultServerConnections,
+		ServerRetryTimeout:  defaultServerRetryTimeout,
+		ServerFailureLimit:  defaultServerFailureLimit,
+		Replicas:            defaultReplicas,
+		HealthCheckInterval: defaultHealthCheckInterval,
+		Databases:           defaultDatabases,
+		MaxBulkLen:          defaultMaxBulkLen,
+		ItemSizeMax:         defaultItemSizeMax,
+		MaxMissedKeys:       defaultMaxMissedKeys,
+		Line:                line,
+	}
+}
+
+// Load reads the configuration file at path and parses it with Parse.
+func Load(path string) ([]Pool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err // "open path: no such file or directory" says it all
+	}
+	return Parse(path, data)
+}
