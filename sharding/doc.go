@@ -1,0 +1,12 @@
+// Package sharding decides which servers own a key: given the pool's server
+// list and a key, Ring.Owners returns the primary and its replicas, in order.
+// It implements twemproxy's hash functions (same values), hash_tag rule and
+// its ketama, modula and random distributions; Ketama is built on
+// github.com/buraksezer/consistent with partitions, so its placement is not
+// byte-compatible with twemproxy's ketama continuum and a pool migrated from
+// twemproxy remaps most keys (see docs/sharding.md).
+//
+// The package is pure and deterministic (except Random, which is random by
+// definition): no I/O, no clocks, no health checks. Whether a server is up is
+// the caller's business; Ring.Without gives the ring for the servers left.
+package sharding
