@@ -408,6 +408,3 @@ func (c *Cluster) drainMissed(ctx context.Context, n *Node) error {
 		}
 	}
 }
-
-// Prober returns the prober the cluster was built with.
-func (c *Cluster) Prober() Prober { return c.prober }

@@ -8,8 +8,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"sessionproxy/protocol/resp"
 )
 
 // Errors a call can complete with. Callers branch on them with errors.Is.
@@ -175,10 +173,11 @@ func (bc *backendConn) writeLoop(ctx context.Context, nc net.Conn) {
 func (bc *backendConn) readLoop(nc net.Conn) {
 	buf := make([]byte, 0, 16<<10)
 	start := 0
+	scanner := bc.b.p.codec.newScanner()
 	for {
 		// Complete every whole frame already buffered.
 		for start < len(buf) {
-			n, err := resp.ScanReply(buf[start:])
+			n, err := scanner.Scan(buf[start:])
 			if err != nil {
 				bc.fail(fmt.Errorf("backend %s: bad reply: %w", bc.b.addr, err))
 				return

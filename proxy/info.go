@@ -111,4 +111,3 @@ func portOf(addr string) string {
 	}
 	return "0"
 }
-

@@ -7,8 +7,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"sessionproxy/protocol/resp"
 )
 
 // nodeBackend holds the pipelined connections to one backend server: for
@@ -86,31 +84,12 @@ func (b *nodeBackend) dial(ctx context.Context, db int) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: dial: %w", b.addr, err)
 	}
-	var req []byte
-	n := 0
-	if b.p.cfg.RedisAuth != "" {
-		req = resp.AppendCommandStrings(req, "AUTH", b.p.cfg.RedisAuth)
-		n++
-	}
-	if db != 0 {
-		req = resp.AppendCommandStrings(req, "SELECT", fmt.Sprint(db))
-		n++
-	}
-	req = resp.AppendCommandStrings(req, "INFO", "server")
-	n++
-	replies, err := roundTrip(nc, req, n, timeout)
+	runID, err := b.p.codec.handshake(nc, db, timeout)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("backend %s: handshake: %w", b.addr, err)
 	}
-	for _, r := range replies[:n-1] {
-		if resp.IsError(r) {
-			nc.Close()
-			return nil, fmt.Errorf("backend %s: handshake: %s", b.addr, bytes.TrimSpace(r[1:]))
-		}
-	}
-	info, _ := resp.Bulk(replies[n-1])
-	if runID := infoField(info, "run_id"); runID != "" && !b.p.cluster.ObserveRunID(b.index, runID) {
+	if runID != "" && !b.p.cluster.ObserveRunID(b.index, runID) {
 		nc.Close()
 		return nil, fmt.Errorf("backend %s: restarted since last seen; repairing before use", b.addr)
 	}
@@ -118,7 +97,7 @@ func (b *nodeBackend) dial(ctx context.Context, db int) (net.Conn, error) {
 }
 
 // roundTrip writes req and reads n reply frames synchronously.
-func roundTrip(nc net.Conn, req []byte, n int, timeout time.Duration) ([][]byte, error) {
+func roundTrip(nc net.Conn, req []byte, n int, timeout time.Duration, sc frameScanner) ([][]byte, error) {
 	nc.SetDeadline(time.Now().Add(timeout))
 	defer nc.SetDeadline(time.Time{})
 	if _, err := nc.Write(req); err != nil {
@@ -129,7 +108,7 @@ func roundTrip(nc net.Conn, req []byte, n int, timeout time.Duration) ([][]byte,
 	var out [][]byte
 	start := 0
 	for len(out) < n {
-		m, err := resp.ScanReply(buf[start:])
+		m, err := sc.Scan(buf[start:])
 		if err != nil {
 			return nil, err
 		}

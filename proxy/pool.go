@@ -29,6 +29,8 @@ type pool struct {
 	cluster    *failover.Cluster
 	nodes      []*nodeBackend
 	replicated bool
+	codec      backendCodec
+	prober     prober
 	stripes    [stripeCount]sync.Mutex
 	stats      stats
 
@@ -58,6 +60,8 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
 	}
 	p := &pool{cfg: cfg, log: log.With("pool", cfg.Name), ring: ring, replicated: cfg.Replicas > 1}
+	p.codec = redisCodec{auth: cfg.RedisAuth}
+	p.prober = p.codec.newProber(p)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.liveRing.Store(ring)
 	for i, s := range cfg.Servers {
@@ -71,7 +75,7 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 		MaxMissedKeys: cfg.MaxMissedKeys,
 		Replicated:    p.replicated,
 		Logger:        p.log,
-	}, names, addrs, newRedisProber(cfg), &repairer{p: p})
+	}, names, addrs, p.prober, &repairer{p: p})
 	if cfg.AutoEjectHosts && !p.replicated {
 		p.cluster.OnChange(p.rebuildLiveRing)
 	}
@@ -101,6 +105,7 @@ func (p *pool) stop() {
 		b.closeAll()
 	}
 	p.wg.Wait()
+	p.prober.close()
 }
 
 // rebuildLiveRing implements twemproxy's auto_eject_hosts: with one copy of

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"sessionproxy/failover"
-	"sessionproxy/protocol/resp"
 )
 
 // keyOp is one keyed request in flight: a read (tried owner by owner until
@@ -182,7 +180,7 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 				continue
 			}
 			for i, k := range keys {
-				replicaCalls = append(replicaCalls, p.send(o, db, keyHash(k), states[i].restoreCommand(k)))
+				replicaCalls = append(replicaCalls, p.send(o, db, keyHash(k), p.codec.restoreRequest(k, states[i])))
 				replicaNodes = append(replicaNodes, o)
 			}
 		}
@@ -197,20 +195,6 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 	return nil, lastErr
 }
 
-// keyState is a key's value and remaining TTL as read from one owner.
-type keyState struct {
-	dump []byte // DUMP payload; nil when the key does not exist
-	pttl int64  // ms; 0 = no expiry
-}
-
-// restoreCommand makes another owner's copy equal to this state.
-func (s keyState) restoreCommand(key []byte) []byte {
-	if s.dump == nil {
-		return resp.AppendCommand(nil, []byte("DEL"), key)
-	}
-	return resp.AppendCommand(nil, []byte("RESTORE"), key, strconv.AppendInt(nil, s.pttl, 10), s.dump, []byte("REPLACE"))
-}
-
 // runAndCapture runs req on node, then reads the state of every key. With
 // one key everything is pipelined on one connection (FIFO keeps the order);
 // keys on other connections are read after the reply.
@@ -219,7 +203,7 @@ func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, [
 	main := newCall(node, req)
 	var captures []*call
 	if len(keys) == 1 {
-		captures = captureCalls(node, keys[0])
+		captures = p.captureCalls(node, keys[0])
 		p.sendBatch(node, db, h0, append([]*call{main}, captures...))
 	} else {
 		p.sendCall(main, db, h0)
@@ -230,27 +214,21 @@ func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, [
 	}
 	if len(keys) > 1 {
 		for _, k := range keys {
-			cs := captureCalls(node, k)
+			cs := p.captureCalls(node, k)
 			p.sendBatch(node, db, keyHash(k), cs)
 			captures = append(captures, cs...)
 		}
 	}
 	states := make([]keyState, len(keys))
+	per := len(captures) / len(keys)
 	for i := range keys {
-		st, err := readState(captures[2*i], captures[2*i+1])
+		st, err := p.readState(captures[per*i : per*(i+1)])
 		if err != nil {
 			return nil, nil, err
 		}
 		states[i] = st
 	}
 	return reply, states, nil
-}
-
-func captureCalls(node int, key []byte) []*call {
-	return []*call{
-		newCall(node, resp.AppendCommand(nil, []byte("PTTL"), key)),
-		newCall(node, resp.AppendCommand(nil, []byte("DUMP"), key)),
-	}
 }
 
 // sendBatch queues calls on one connection in one go, so they run back to back.
@@ -264,33 +242,4 @@ func (p *pool) sendBatch(node, db int, h uint64, cs []*call) {
 	for _, c := range cs {
 		c.complete(err)
 	}
-}
-
-func readState(pttlCall, dumpCall *call) (keyState, error) {
-	pttlReply, err := pttlCall.wait()
-	if err != nil {
-		return keyState{}, err
-	}
-	dumpReply, err := dumpCall.wait()
-	if err != nil {
-		return keyState{}, err
-	}
-	pttl, ok := resp.Int(pttlReply)
-	if !ok {
-		return keyState{}, fmt.Errorf("unexpected PTTL reply %q", pttlReply)
-	}
-	if pttl == -2 || resp.IsNull(dumpReply) {
-		return keyState{}, nil
-	}
-	payload, ok := resp.Bulk(dumpReply)
-	if !ok {
-		return keyState{}, fmt.Errorf("unexpected DUMP reply %.40q", dumpReply)
-	}
-	switch {
-	case pttl == -1: // no expiry: RESTORE's ttl 0
-		pttl = 0
-	case pttl == 0: // expires within the millisecond; RESTORE 0 would make it eternal
-		pttl = 1
-	}
-	return keyState{dump: payload, pttl: pttl}, nil
 }

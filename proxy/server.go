@@ -96,9 +96,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for _, rs := range s.servers {
 		rs.p.stop()
-		if pr, ok := rs.p.cluster.Prober().(*redisProber); ok {
-			pr.close()
-		}
 	}
 	return err
 }

@@ -55,13 +55,13 @@ type slot struct {
 func (s *session) backendDB() int { return s.p.cfg.RedisDB + s.db }
 
 func (s *session) serve() {
-	lim := resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen, MaxArgs: 1 << 20, MaxInlineLen: 64 << 10}
+	parser := resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen}}
 	buf := make([]byte, 0, 16<<10)
 	var args [][]byte
 	var out []byte
 	for !s.closing {
 		if len(buf) == cap(buf) {
-			need := resp.NeedBytes(buf)
+			need := parser.NeedBytes()
 			grow := max(need-len(buf), cap(buf))
 			buf = append(buf, make([]byte, grow)...)[:len(buf)]
 		}
@@ -74,7 +74,7 @@ func (s *session) serve() {
 		for start < len(buf) && !s.closing {
 			var used int
 			var perr error
-			args, used, perr = resp.ParseCommand(buf[start:], args, lim)
+			args, used, perr = parser.Parse(buf[start:])
 			if perr != nil {
 				s.slots = append(s.slots, slot{local: redcon.AppendError(nil, "ERR "+perr.Error())})
 				s.closing = true
