@@ -1,0 +1,148 @@
+package memcache
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzParseText checks that the text parser never panics, never claims more
+// bytes than it was given, returns only *Error, and that what it accepts
+// re-encodes into a request it accepts again with the same meaning.
+func FuzzParseText(f *testing.F) {
+	for _, s := range []string{
+		"get k\r\n", "get a b c\r\n", "gets a\r\n", "gat 10 a b\r\n", "gats -1 a\r\n",
+		"set k 0 0 5\r\nhello\r\n", "add S.lock 768 15 1\r\n1\r\n", "cas k 0 0 1 5 noreply\r\nx\r\n",
+		"set k 0 0 1\r\nab\r\n", "set k 0 0 99999999\r\n", "delete k 0 noreply\r\n", "delete k 5\r\n",
+		"incr S.lock 1\r\nadd S.lock 768 15 1\r\n1\r\nget S\r\n", "decr k x\r\n", "touch k 10\r\n",
+		"version\r\n", "verbosity 1\r\n", "quit\r\n", "stats items\r\n", "flush_all 0 noreply\r\n",
+		"mg k v q\r\n", "ms k 2 T1\r\nhi\r\n", "md k\r\n", "ma k D1\r\n", "mn\r\n", "me k\r\n",
+		"GET / HTTP/1.1\r\n", "\r\n", "get\n", "set k 0 0 -1\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		lim := Limits{ItemSizeMax: 1024, MaxLineLen: 512, MaxGetLineLen: 1024}
+		var req TextRequest
+		n, err := req.Parse(buf, lim)
+		if n < 0 || n > len(buf) {
+			t.Fatalf("n = %d for %d bytes", n, len(buf))
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T %v is not *Error", err, err)
+			}
+			if e.Swallow < 0 {
+				t.Fatalf("negative swallow %d", e.Swallow)
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+		if req.Command == CmdUnknown {
+			t.Fatalf("accepted %q as an unknown command", buf[:n])
+		}
+		if req.Command.IsStorage() && len(req.Data) != req.Bytes {
+			t.Fatalf("data %d bytes, declared %d", len(req.Data), req.Bytes)
+		}
+		for _, k := range req.Keys {
+			if !validKey(k, DefaultMaxKeyLen) && !req.Command.IsMeta() {
+				t.Fatalf("accepted bad key %q", k)
+			}
+		}
+		// Round trip through the backend encoder.
+		enc := AppendTextRequest(nil, &req)
+		var again TextRequest
+		n2, err := again.Parse(enc, lim)
+		if err != nil || n2 != len(enc) {
+			if errors.Is(err, ErrLineTooLong) {
+				return // canonical form can be longer for very long numbers ("+0001")
+			}
+			t.Fatalf("re-encoded %q does not parse back: n=%d err=%v (from %q)", enc, n2, err, buf[:n])
+		}
+		if again.Command != req.Command || !sameKeys(again.Keys, req.Keys) || again.Flags != req.Flags ||
+			again.Exptime != req.Exptime || again.Cas != req.Cas || again.Delta != req.Delta ||
+			!bytes.Equal(again.Data, req.Data) {
+			t.Fatalf("round trip changed %q into %q", buf[:n], enc)
+		}
+	})
+}
+
+// FuzzParseBinary checks that the binary parser never panics, never claims
+// more bytes than it was given, that slices stay inside the packet, and that
+// an accepted packet re-encodes to the same bytes.
+func FuzzParseBinary(f *testing.F) {
+	f.Add(pkt(OpGet, 1, 0, nil, "k", ""))
+	f.Add(pkt(OpSet, 0x00010000, 0, be32(768, 1440), "memc.sess.key.S", "data"))
+	f.Add(pkt(OpIncrement, 0, 0, incrExtras(1, 1, 15), "S.lock", ""))
+	f.Add(pkt(OpFlush, 0, 0, be32(10), "", ""))
+	f.Add(pkt(OpTouch, 0, 0, be32(10), "k", ""))
+	f.Add(pkt(OpSASLAuth, 0, 0, nil, "PLAIN", "\x00a\x00b"))
+	f.Add(pkt(Opcode(0x55), 0, 0, nil, "k", "v"))
+	f.Add(append(pkt(OpGetQ, 1, 0, nil, "a", ""), pkt(OpNoop, 2, 0, nil, "", "")...))
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		lim := Limits{ItemSizeMax: 1024}
+		req, n, err := ParseBinary(buf, lim)
+		if n < 0 || n > len(buf) {
+			t.Fatalf("n = %d for %d bytes", n, len(buf))
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T %v is not *Error", err, err)
+			}
+			if e.Swallow < 0 {
+				t.Fatalf("negative swallow %d", e.Swallow)
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+		if n != HeaderLen+len(req.Extras)+len(req.Key)+len(req.Value) {
+			t.Fatalf("n = %d but extras %d key %d value %d", n, len(req.Extras), len(req.Key), len(req.Value))
+		}
+		if len(req.Key) > DefaultMaxKeyLen || len(req.Value) > lim.ItemSizeMax {
+			t.Fatalf("accepted key %d value %d bytes", len(req.Key), len(req.Value))
+		}
+		if re := req.AppendTo(nil); !bytes.Equal(re, buf[:n]) {
+			t.Fatalf("AppendTo = %x, want %x", re, buf[:n])
+		}
+	})
+}
+
+// FuzzScanTextReply checks the backend reply scanner never panics nor
+// claims more bytes than it was given.
+func FuzzScanTextReply(f *testing.F) {
+	f.Add([]byte("VALUE k 0 1\r\nx\r\nEND\r\n"), uint8(CmdGet))
+	f.Add([]byte("STAT pid 1\r\nEND\r\n"), uint8(CmdStats))
+	f.Add([]byte("VA 2 t\r\nhi\r\n"), uint8(CmdMetaGet))
+	f.Add([]byte("42\r\n"), uint8(CmdIncr))
+	f.Fuzz(func(t *testing.T, buf []byte, cmd uint8) {
+		var r TextReply
+		n, err := r.Scan(buf, Command(cmd%uint8(numCommands)))
+		if n < 0 || n > len(buf) {
+			t.Fatalf("n = %d for %d bytes", n, len(buf))
+		}
+		if err != nil && !errors.Is(err, ErrMalformedReply) {
+			t.Fatalf("error %v is not ErrMalformedReply", err)
+		}
+	})
+}
+
+// FuzzParseBinaryResponse checks the binary response parser likewise.
+func FuzzParseBinaryResponse(f *testing.F) {
+	f.Add(AppendBinaryResponse(nil, ResponseHeader{Opcode: OpGetK, Opaque: 1}, be32(0), []byte("k"), []byte("v")))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		r, n, err := ParseBinaryResponse(buf)
+		if n < 0 || n > len(buf) {
+			t.Fatalf("n = %d for %d bytes", n, len(buf))
+		}
+		if err == nil && n > 0 && n != HeaderLen+len(r.Extras)+len(r.Key)+len(r.Value) {
+			t.Fatalf("n = %d does not add up", n)
+		}
+	})
+}
