@@ -60,7 +60,11 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
 	}
 	p := &pool{cfg: cfg, log: log.With("pool", cfg.Name), ring: ring, replicated: cfg.Replicas > 1}
-	p.codec = redisCodec{auth: cfg.RedisAuth}
+	if cfg.Protocol == config.ProtocolMemcache {
+		p.codec = memcacheCodec{}
+	} else {
+		p.codec = redisCodec{auth: cfg.RedisAuth}
+	}
 	p.prober = p.codec.newProber(p)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.liveRing.Store(ring)

@@ -34,9 +34,6 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	for _, pc := range pools {
-		if pc.Protocol != "redis" {
-			return nil, fmt.Errorf("pool %s: protocol %q is not served yet", pc.Name, pc.Protocol)
-		}
 		p, err := newPool(ctx, pc, s.log)
 		if err != nil {
 			return nil, err
@@ -44,7 +41,7 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 		s.servers = append(s.servers, &redisServer{
 			p: p, addr: pc.Listen, version: opts.Version, log: p.log,
 			table: commandTable(), writeTimeout: max(pc.Timeout, 5*time.Second),
-			sessions: make(map[*session]struct{}),
+			conns: make(map[net.Conn]struct{}),
 		})
 	}
 	return s, nil
@@ -100,7 +97,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// redisServer is the RESP front end of one pool.
+// redisServer is the front end of one pool: its listener and client connections.
 type redisServer struct {
 	p            *pool
 	addr         string
@@ -113,10 +110,10 @@ type redisServer struct {
 	stats        stats
 	nextID       atomic.Int64
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	closing  bool
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
 }
 
 func (rs *redisServer) Addr() string {
@@ -166,15 +163,13 @@ func (rs *redisServer) acceptLoop() {
 			nc.Close()
 			continue
 		}
-		s := &session{srv: rs, p: rs.p, nc: nc, id: rs.nextID.Add(1), start: time.Now(), proto: 2}
-		s.authed = rs.p.cfg.Auth == ""
 		rs.mu.Lock()
 		if rs.closing {
 			rs.mu.Unlock()
 			nc.Close()
 			return
 		}
-		rs.sessions[s] = struct{}{}
+		rs.conns[nc] = struct{}{}
 		rs.wg.Add(1)
 		rs.mu.Unlock()
 		rs.stats.connectedClients.Add(1)
@@ -182,14 +177,24 @@ func (rs *redisServer) acceptLoop() {
 			defer rs.wg.Done()
 			defer func() {
 				rs.mu.Lock()
-				delete(rs.sessions, s)
+				delete(rs.conns, nc)
 				rs.mu.Unlock()
 				rs.stats.connectedClients.Add(-1)
 				nc.Close()
 			}()
-			s.serve()
+			rs.serveConn(nc, rs.nextID.Add(1))
 		}()
 	}
+}
+
+// serveConn runs one client connection in the pool's protocol.
+func (rs *redisServer) serveConn(nc net.Conn, id int64) {
+	if rs.p.cfg.Protocol == config.ProtocolMemcache {
+		serveMemcache(rs, nc, id)
+		return
+	}
+	s := &session{srv: rs, p: rs.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: rs.p.cfg.Auth == ""}
+	s.serve()
 }
 
 // drain wakes every session from its read so it finishes its current batch
@@ -197,8 +202,8 @@ func (rs *redisServer) acceptLoop() {
 func (rs *redisServer) drain(ctx context.Context) error {
 	rs.mu.Lock()
 	rs.closing = true
-	for s := range rs.sessions {
-		s.nc.SetReadDeadline(time.Now())
+	for nc := range rs.conns {
+		nc.SetReadDeadline(time.Now())
 	}
 	rs.mu.Unlock()
 	done := make(chan struct{})
@@ -211,8 +216,8 @@ func (rs *redisServer) drain(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		rs.mu.Lock()
-		for s := range rs.sessions {
-			s.nc.Close()
+		for nc := range rs.conns {
+			nc.Close()
 		}
 		rs.mu.Unlock()
 		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", rs.p.cfg.Name, ctx.Err())
