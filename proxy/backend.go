@@ -148,14 +148,17 @@ func (bc *backendConn) writeLoop(ctx context.Context, nc net.Conn) {
 			bc.fail(errShutdown)
 			return
 		}
+		// Copy the requests out while holding the lock: once a call is in
+		// flight, a failure may complete it and its sender may reuse the
+		// request's buffer (requests point into client read buffers).
+		out = out[:0]
 		bc.mu.Lock()
 		batch, bc.queue = bc.queue, batch[:0]
-		bc.inflight = append(bc.inflight, batch...)
-		bc.mu.Unlock()
-		out = out[:0]
 		for _, c := range batch {
 			out = append(out, c.req...)
 		}
+		bc.inflight = append(bc.inflight, batch...)
+		bc.mu.Unlock()
 		clear(batch)
 		if len(out) == 0 {
 			continue

@@ -300,7 +300,7 @@ func cmdExec(s *session, args [][]byte) []byte {
 	}
 	out := redcon.AppendArray(nil, len(queued))
 	for _, q := range queued {
-		sl := s.route(lookup(s.srv.table, q[0]), q)
+		sl := s.route(lookup(s.srv.table, q[0]), q, nil)
 		out = s.finish(out, &sl)
 	}
 	return out

@@ -83,10 +83,11 @@ func (s *session) serve() {
 			if used == 0 {
 				break
 			}
+			raw := buf[start : start+used]
 			start += used
 			if len(args) > 0 {
 				s.srv.stats.commands.Add(1)
-				s.dispatch(args)
+				s.dispatch(args, raw)
 			}
 		}
 		out = s.collect(out[:0])
@@ -112,8 +113,10 @@ func (s *session) serve() {
 	}
 }
 
-// dispatch routes one request and appends its reply slot.
-func (s *session) dispatch(args [][]byte) {
+// dispatch routes one request and appends its reply slot. raw is the
+// request as the client sent it; it is forwarded as is where the proxy need
+// not change it, and stays valid until the batch's replies are written.
+func (s *session) dispatch(args [][]byte, raw []byte) {
 	spec := lookup(s.srv.table, args[0])
 	if spec == nil {
 		s.replyLocal(errUnknownCommand(args))
@@ -131,11 +134,15 @@ func (s *session) dispatch(args [][]byte) {
 		s.queue(args)
 		return
 	}
-	s.slots = append(s.slots, s.route(spec, args))
+	s.slots = append(s.slots, s.route(spec, args, raw))
 }
 
-// route starts the work for one request and returns its slot.
-func (s *session) route(spec *cmdSpec, args [][]byte) slot {
+// route starts the work for one request and returns its slot. raw may be
+// nil, then the request is re-encoded from args.
+func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
+	if raw == nil {
+		raw = resp.AppendCommand(nil, args...)
+	}
 	kind := spec.kind
 	if spec.classify != nil {
 		kind = spec.classify(args)
@@ -145,13 +152,13 @@ func (s *session) route(spec *cmdSpec, args [][]byte) slot {
 	case kindLocal:
 		return slot{local: spec.handler(s, args)}
 	case kindRead:
-		return slot{op: s.p.startRead(db, args[1], resp.AppendCommand(nil, args...)), shape: spec.shape}
+		return slot{op: s.p.startRead(db, args[1], raw), shape: spec.shape}
 	case kindWrite:
-		return slot{op: s.p.startWrite(db, args[1], resp.AppendCommand(nil, args...)), shape: spec.shape}
+		return slot{op: s.p.startWrite(db, args[1], raw), shape: spec.shape}
 	case kindConditional:
-		return s.doneSlot(s.p.conditional(db, args[1:2], resp.AppendCommand(nil, args...)))
+		return s.doneSlot(s.p.conditional(db, args[1:2], raw))
 	case kindScript:
-		return s.routeScript(args)
+		return s.routeScript(args, raw)
 	case kindMultiRead, kindMultiWrite:
 		s.keyIdx = spec.keyIndexes(s.keyIdx[:0], len(args))
 		if spec.step == 2 && len(args)%2 == 0 {
@@ -177,7 +184,7 @@ func (s *session) route(spec *cmdSpec, args [][]byte) slot {
 
 // routeScript routes EVAL/EVALSHA by their keys, which must all have the
 // same owners.
-func (s *session) routeScript(args [][]byte) slot {
+func (s *session) routeScript(args [][]byte, req []byte) slot {
 	numkeys, err := strconv.Atoi(string(args[2]))
 	if err != nil || numkeys < 0 {
 		return slot{local: redcon.AppendError(nil, "ERR value is not an integer or out of range")}
@@ -186,7 +193,6 @@ func (s *session) routeScript(args [][]byte) slot {
 		return slot{local: redcon.AppendError(nil, "ERR Number of keys can't be greater than number of args")}
 	}
 	keys := args[3 : 3+numkeys]
-	req := resp.AppendCommand(nil, args...)
 	if len(keys) == 0 {
 		// No key to route by: run it on the first live server, like a read.
 		return slot{op: s.p.startRead(s.backendDB(), args[1], req)}
