@@ -20,7 +20,8 @@ deps:
 	fi
 
 run: deps build
-	$(GO) run ./cmd/sessionproxy-demo -proxy bin/sessionproxy
+	$(GO) build -o bin/sessionproxy-demo ./cmd/sessionproxy-demo
+	bin/sessionproxy-demo -proxy bin/sessionproxy
 
 test: deps lint unit integration
 
