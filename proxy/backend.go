@@ -23,6 +23,7 @@ var (
 // call is one request to one backend, answered by exactly one reply frame.
 // The connection's reader completes it; the sender waits on done.
 type call struct {
+	conn  *backendConn // where it was queued; wait flushes it
 	node  int
 	req   []byte
 	reply []byte
@@ -40,50 +41,101 @@ func (c *call) complete(err error) {
 	c.done <- struct{}{}
 }
 
-// wait blocks until the call completes and returns its reply frame.
+// wait makes sure the call was written, blocks until it completes and
+// returns its reply frame.
 func (c *call) wait() ([]byte, error) {
+	if c.conn != nil {
+		c.conn.flush()
+	}
 	<-c.done
 	return c.reply, c.err
 }
 
 // backendConn is one pipelined connection to a backend: many calls in
-// flight, replies matched in FIFO order. A writer goroutine drains the queue
-// into one buffered write (batching requests of every client), a reader
-// goroutine completes calls, and a watchdog closes the connection when the
-// oldest call is older than the timeout, failing every call on it (a late
-// reply must never be matched to a later request).
+// flight, replies matched in FIFO order. There is no writer goroutine: a
+// client that flushes while no write is in progress becomes the writer and
+// writes everything queued (its own pipeline and what other clients queued
+// meanwhile) in one syscall per round, which batches across clients without
+// a goroutine hand-off. A reader goroutine completes calls, and a watchdog
+// closes the connection when the oldest call is older than the timeout,
+// failing every call on it (a late reply must never be matched to a later
+// request).
 type backendConn struct {
-	b    *nodeBackend
-	db   int
-	kick chan struct{}
+	b  *nodeBackend
+	db int
 
 	mu       sync.Mutex
-	nc       net.Conn
+	nc       net.Conn // nil while connecting
 	queue    []*call
 	inflight []*call
+	writing  bool   // a sender is writing the queue
+	wbuf     []byte // used only by the current writer
 	dead     bool
 	closed   chan struct{}
 }
 
-// send queues calls in order; false means the connection is dead and
-// nothing was queued.
+// send queues calls in order without writing them: a client queues its
+// whole pipeline, then flush (or the first wait) writes everything queued
+// on the connection, its own calls and other clients', in one syscall.
+// false means the connection is dead and nothing was queued.
 func (bc *backendConn) send(cs ...*call) bool {
 	bc.mu.Lock()
+	defer bc.mu.Unlock()
 	if bc.dead {
-		bc.mu.Unlock()
 		return false
 	}
 	now := time.Now()
 	for _, c := range cs {
 		c.sent = now
+		c.conn = bc
 	}
 	bc.queue = append(bc.queue, cs...)
-	bc.mu.Unlock()
-	select {
-	case bc.kick <- struct{}{}:
-	default:
-	}
 	return true
+}
+
+// flush writes what is queued unless another sender is already writing it.
+func (bc *backendConn) flush() {
+	bc.mu.Lock()
+	bc.writeQueuedLocked()
+}
+
+// writeQueuedLocked is entered with mu held and returns with it released.
+// Requests are copied out under the lock: once a call is in flight a
+// failure may complete it, and its sender may then reuse the request's
+// buffer (requests point into client read buffers).
+func (bc *backendConn) writeQueuedLocked() {
+	if bc.writing || bc.nc == nil || bc.dead {
+		bc.mu.Unlock()
+		return
+	}
+	bc.writing = true
+	nc := bc.nc
+	for len(bc.queue) > 0 && !bc.dead {
+		out := bc.wbuf[:0]
+		for _, c := range bc.queue {
+			out = append(out, c.req...)
+		}
+		bc.inflight = append(bc.inflight, bc.queue...)
+		clear(bc.queue)
+		bc.queue = bc.queue[:0]
+		bc.mu.Unlock()
+		_, err := nc.Write(out)
+		if cap(out) <= 1<<20 {
+			bc.wbuf = out
+		} else {
+			bc.wbuf = nil
+		}
+		if err != nil {
+			bc.mu.Lock()
+			bc.writing = false
+			bc.mu.Unlock()
+			bc.fail(fmt.Errorf("backend %s: write: %w: %v", bc.b.addr, ErrBackendClosed, err))
+			return
+		}
+		bc.mu.Lock()
+	}
+	bc.writing = false
+	bc.mu.Unlock()
 }
 
 // fail kills the connection and completes every queued and in-flight call
@@ -104,19 +156,23 @@ func (bc *backendConn) fail(err error) {
 		nc.Close()
 	}
 	bc.b.forget(bc)
+	// Count the failure first, so the callers woken below already see the
+	// node DOWN (and, with auto_eject_hosts, the rebuilt ring) when it is.
+	if !errors.Is(err, errShutdown) {
+		bc.b.p.cluster.ReportFailure(bc.b.index, err)
+	}
 	for _, c := range inf {
 		c.complete(err)
 	}
 	for _, c := range q {
 		c.complete(err)
 	}
-	if !errors.Is(err, errShutdown) {
-		bc.b.p.cluster.ReportFailure(bc.b.index, err)
-	}
 }
 
 var errShutdown = errors.New("proxy shutting down")
 
+// run connects, then writes what was queued meanwhile, and starts the
+// reader and the watchdog.
 func (bc *backendConn) run(ctx context.Context) {
 	nc, err := bc.b.dial(ctx, bc.db)
 	if err != nil {
@@ -130,47 +186,9 @@ func (bc *backendConn) run(ctx context.Context) {
 		return
 	}
 	bc.nc = nc
-	bc.mu.Unlock()
+	bc.writeQueuedLocked()
 	go bc.readLoop(nc)
-	go bc.watchdog(ctx)
-	bc.writeLoop(ctx, nc)
-}
-
-func (bc *backendConn) writeLoop(ctx context.Context, nc net.Conn) {
-	var out []byte
-	var batch []*call
-	for {
-		select {
-		case <-bc.kick:
-		case <-bc.closed:
-			return
-		case <-ctx.Done():
-			bc.fail(errShutdown)
-			return
-		}
-		// Copy the requests out while holding the lock: once a call is in
-		// flight, a failure may complete it and its sender may reuse the
-		// request's buffer (requests point into client read buffers).
-		out = out[:0]
-		bc.mu.Lock()
-		batch, bc.queue = bc.queue, batch[:0]
-		for _, c := range batch {
-			out = append(out, c.req...)
-		}
-		bc.inflight = append(bc.inflight, batch...)
-		bc.mu.Unlock()
-		clear(batch)
-		if len(out) == 0 {
-			continue
-		}
-		if _, err := nc.Write(out); err != nil {
-			bc.fail(fmt.Errorf("backend %s: write: %w: %v", bc.b.addr, ErrBackendClosed, err))
-			return
-		}
-		if cap(out) > 1<<20 {
-			out = nil
-		}
-	}
+	bc.watchdog(ctx)
 }
 
 func (bc *backendConn) readLoop(nc net.Conn) {

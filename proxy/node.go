@@ -36,7 +36,7 @@ func (b *nodeBackend) conn(db int, h uint64) *backendConn {
 	if bc := cs[i]; bc != nil {
 		return bc
 	}
-	bc := &backendConn{b: b, db: db, kick: make(chan struct{}, 1), closed: make(chan struct{})}
+	bc := &backendConn{b: b, db: db, closed: make(chan struct{})}
 	cs[i] = bc
 	b.p.wg.Add(1)
 	go func() {

@@ -22,9 +22,10 @@ type keyOp struct {
 	order []int   // read: owners still to try
 	calls []*call // read: the current attempt; write: one per owner (nil = skipped)
 	// done is set when the outcome is known without waiting (conditional ops).
-	done  bool
-	reply []byte
-	err   error
+	done        bool
+	rerouteDone bool
+	reply       []byte
+	err         error
 }
 
 // startRead sends a read to the best owner.
@@ -66,13 +67,34 @@ func (p *pool) startWrite(db int, key, req []byte) *keyOp {
 	return op
 }
 
+// flush writes the op's queued calls (see backendConn.send).
+func (op *keyOp) flush() {
+	for _, c := range op.calls {
+		if c != nil && c.conn != nil {
+			c.conn.flush()
+		}
+	}
+}
+
+// flushOps writes the queued calls of a batch of ops: a client calls it once
+// after routing its whole pipeline, before waiting for the first reply.
+func flushOps(ops []*keyOp) {
+	for _, op := range ops {
+		op.flush()
+	}
+}
+
 // result waits for the op and returns the reply frame the client gets.
 func (op *keyOp) result() ([]byte, error) {
 	if op.done {
 		return op.reply, op.err
 	}
 	if op.write {
-		return op.writeResult()
+		reply, err := op.writeResult()
+		if err != nil && op.rerouted() {
+			return op.writeResult()
+		}
+		return reply, err
 	}
 	var lastErr error = ErrNoLiveServer
 	for {
@@ -84,10 +106,28 @@ func (op *keyOp) result() ([]byte, error) {
 			return reply, nil
 		}
 		lastErr = err
-		if !op.nextRead() {
+		if !op.nextRead() && !op.rerouted() {
 			return nil, lastErr
 		}
 	}
+}
+
+// rerouted implements twemproxy's auto_eject_hosts for a request whose only
+// owner just failed: if the failure ejected it, the request is sent again to
+// the key's new owner (once) instead of failing.
+func (op *keyOp) rerouted() bool {
+	p := op.p
+	if p.replicated || !p.cfg.AutoEjectHosts || op.rerouteDone {
+		return false
+	}
+	op.rerouteDone = true
+	owners := p.owners(op.key)
+	if len(op.owners) > 0 && owners[0] == op.owners[0] {
+		return false
+	}
+	op.owners = owners
+	op.calls = append(op.calls[:0], p.send(owners[0], op.db, op.h, op.req))
+	return true
 }
 
 // writeResult waits for every owner. The client gets the reply of the first

@@ -9,41 +9,70 @@ import (
 	"sessionproxy/protocol/resp"
 )
 
-// reportsKey says whether node is the one that lists key in SCAN/KEYS: the
-// first owner that is not DOWN, so each key is listed once although
-// several nodes hold it.
-func (p *pool) reportsKey(node int, key []byte) bool {
-	owners := p.owners(key)
+// scanMaxMaskNodes bounds the pools whose SCAN cursor carries the set of
+// nodes that were UP when the scan started (one bit per node).
+const scanMaxMaskNodes = 16
+
+// upMask returns the set of UP nodes as a bit mask (all nodes when the pool
+// has one copy of each key: every node then lists its own keys).
+func (p *pool) upMask() uint64 {
+	var m uint64
+	for i := range p.nodes {
+		if !p.replicated || p.state(i) == failover.Up {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// reportsKey says whether node lists key in SCAN/KEYS: the first owner in
+// mask (the nodes UP when the listing started), so each key is listed once
+// although several nodes hold it, never by a node still being refilled, and
+// a node that returns during a SCAN does not change who lists what.
+func (p *pool) reportsKey(node int, key []byte, mask uint64) bool {
 	if !p.replicated {
 		return true
 	}
-	for _, o := range owners {
-		if p.state(o) != failover.Down {
+	for _, o := range p.owners(key) {
+		if mask&(1<<o) != 0 {
 			return o == node
 		}
 	}
 	return false
 }
 
-// cmdScan walks the nodes one after the other. The cursor the client sees
-// encodes both: backend cursor × node count + node index, so 0 still means
-// "start" and "done" (connect-redis relies on that).
+// cmdScan walks the nodes of the mask one after the other. The cursor the
+// client sees encodes (backend cursor × nodes + node) << nodes | mask, so 0
+// still means both "start" and "done" (connect-redis relies on that) and
+// every call of one scan uses the same mask.
 func cmdScan(s *session, args [][]byte) []byte {
 	cur, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
 		return errReply("ERR invalid cursor")
 	}
-	n := uint64(len(s.p.nodes))
-	node, backendCur := int(cur%n), cur/n
-	db := s.backendDB()
-	for node < len(s.p.nodes) && s.p.replicated && s.p.state(node) == failover.Down {
+	p := s.p
+	n := uint64(len(p.nodes))
+	if n > scanMaxMaskNodes {
+		return errReply("ERR SCAN through the proxy supports pools of at most 16 servers")
+	}
+	mask := cur & (1<<n - 1)
+	rest := cur >> n
+	node, backendCur := int(rest%n), rest/n
+	if cur == 0 {
+		mask = p.upMask()
+	}
+	if mask == 0 {
+		return appendBackendError(nil, ErrNoLiveServer)
+	}
+	for node < len(p.nodes) && mask&(1<<node) == 0 {
 		node, backendCur = node+1, 0
 	}
-	if node >= len(s.p.nodes) {
-		return appendScanReply(nil, 0, nil, s.proto)
+	if node >= len(p.nodes) {
+		return appendScanReply(nil, 0, nil)
 	}
+	db := s.backendDB()
 	req := resp.AppendCommand(nil, append([][]byte{[]byte("SCAN"), strconv.AppendUint(nil, backendCur, 10)}, args[2:]...)...)
-	reply, err := s.p.send(node, db, 0, req).wait()
+	reply, err := p.send(node, db, 0, req).wait()
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
@@ -62,20 +91,25 @@ func cmdScan(s *session, args [][]byte) []byte {
 	keyFrames, _ := resp.ArrayElems(elems[1], nil)
 	var keys [][]byte
 	for _, kf := range keyFrames {
-		if k, ok := resp.Bulk(kf); ok && s.p.reportsKey(node, k) {
+		if k, ok := resp.Bulk(kf); ok && p.reportsKey(node, k, mask) {
 			keys = append(keys, k)
 		}
 	}
-	var cursor uint64
-	if next != 0 {
-		cursor = next*n + uint64(node)
-	} else if node+1 < len(s.p.nodes) {
-		cursor = uint64(node + 1)
+	nextNode := node
+	if next == 0 {
+		nextNode++
+		for nextNode < len(p.nodes) && mask&(1<<nextNode) == 0 {
+			nextNode++
+		}
 	}
-	return appendScanReply(nil, cursor, keys, s.proto)
+	var cursor uint64
+	if nextNode < len(p.nodes) {
+		cursor = (next*n+uint64(nextNode))<<n | mask
+	}
+	return appendScanReply(nil, cursor, keys)
 }
 
-func appendScanReply(out []byte, cursor uint64, keys [][]byte, proto int) []byte {
+func appendScanReply(out []byte, cursor uint64, keys [][]byte) []byte {
 	out = redcon.AppendArray(out, 2)
 	out = redcon.AppendBulkString(out, strconv.FormatUint(cursor, 10))
 	out = redcon.AppendArray(out, len(keys))
@@ -91,6 +125,7 @@ func cmdKeys(s *session, args [][]byte) []byte {
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
+	mask := s.p.upMask()
 	var keys [][]byte
 	for i, r := range replies {
 		if resp.IsError(r) {
@@ -98,7 +133,7 @@ func cmdKeys(s *session, args [][]byte) []byte {
 		}
 		frames, _ := resp.ArrayElems(r, nil)
 		for _, f := range frames {
-			if k, ok := resp.Bulk(f); ok && s.p.reportsKey(nodes[i], k) {
+			if k, ok := resp.Bulk(f); ok && s.p.reportsKey(nodes[i], k, mask) {
 				keys = append(keys, k)
 			}
 		}

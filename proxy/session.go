@@ -227,6 +227,12 @@ func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b
 // collect waits for every slot in order and appends the client's replies.
 func (s *session) collect(out []byte) []byte {
 	for i := range s.slots {
+		if op := s.slots[i].op; op != nil {
+			op.flush()
+		}
+		flushOps(s.slots[i].ops)
+	}
+	for i := range s.slots {
 		out = s.finish(out, &s.slots[i])
 		s.slots[i] = slot{}
 	}
