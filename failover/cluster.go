@@ -107,11 +107,21 @@ func (c *Cluster) Statuses() []Status {
 
 // transition is the one place a node changes state.
 func (c *Cluster) transition(n *Node, to State, reason string) {
+	c.transitionIf(n, -1, to, reason)
+}
+
+// transitionIf changes the state only if it is still want (-1: any). It
+// reports whether the node is now in state to.
+func (c *Cluster) transitionIf(n *Node, want State, to State, reason string) bool {
 	n.mu.Lock()
 	from := n.State()
 	if from == to {
 		n.mu.Unlock()
-		return
+		return true
+	}
+	if want >= 0 && from != want {
+		n.mu.Unlock()
+		return false
 	}
 	n.state.Store(int32(to))
 	n.lastChange = time.Now()
@@ -128,6 +138,7 @@ func (c *Cluster) transition(n *Node, to State, reason string) {
 	for _, f := range fs {
 		f()
 	}
+	return true
 }
 
 // ReportFailure counts a failed request or probe against node i; past
@@ -372,7 +383,11 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	if err := c.drainMissed(ctx, n); err != nil {
 		return err
 	}
-	c.transition(n, Up, "repaired")
+	// A failure during the repair may have moved it DOWN again: then it
+	// stays there and is repaired anew.
+	if !c.transitionIf(n, Recovering, Up, "repaired") {
+		return errors.New("node failed during repair")
+	}
 	return nil
 }
 
