@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ func run() int {
 	fs.BoolVar(showVersion, "V", false, "same as --version")
 	verbose := fs.Bool("v", false, "debug logging")
 	shutdownWait := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for `make bench` profiling)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -56,6 +58,19 @@ func run() int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log})
