@@ -85,10 +85,19 @@ func (s *session) keyspace(b *strings.Builder) {
 			}
 		}
 	}
-	r := int64(s.p.cfg.Replicas)
+	live := 0
+	for _, r := range replies {
+		if r != nil {
+			live++
+		}
+	}
+	// Scaled like DBSIZE (see estimateKeys).
+	scale := func(v int64) int64 {
+		return int64(float64(v)*float64(len(s.p.nodes))/float64(max(live, 1))/float64(s.p.cfg.Replicas) + 0.5)
+	}
 	for i := range s.p.cfg.Databases {
 		if keys[i] > 0 {
-			fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", i, (keys[i]+r-1)/r, (expires[i]+r-1)/r)
+			fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", i, scale(keys[i]), scale(expires[i]))
 		}
 	}
 }

@@ -350,12 +350,30 @@ func cmdDBSize(s *session, args [][]byte) []byte {
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
-	var sum int64
-	for _, r := range replies {
+	return redcon.AppendInt(nil, s.p.estimateKeys(replies, func(r []byte) int64 {
 		v, _ := resp.Int(r)
-		sum += v
+		return v
+	}))
+}
+
+// estimateKeys turns per-node key counts into the pool's: each key is held
+// by `replicas` nodes, and with nodes down the live ones are scaled up to
+// the whole ring (keys are spread evenly), so the figure does not drop when
+// a node dies. It is an estimate, not an exact count.
+func (p *pool) estimateKeys(replies [][]byte, count func([]byte) int64) int64 {
+	var sum int64
+	live := 0
+	for _, r := range replies {
+		if r != nil {
+			sum += count(r)
+			live++
+		}
 	}
-	return redcon.AppendInt(nil, (sum+int64(s.p.cfg.Replicas)-1)/int64(s.p.cfg.Replicas))
+	if live == 0 {
+		return 0
+	}
+	total := float64(sum) * float64(len(p.nodes)) / float64(live) / float64(p.cfg.Replicas)
+	return int64(total + 0.5)
 }
 
 func cmdFlush(s *session, args [][]byte) []byte {

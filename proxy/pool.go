@@ -26,6 +26,7 @@ type pool struct {
 	log        *slog.Logger
 	ring       *sharding.Ring
 	liveRing   atomic.Pointer[sharding.Ring] // auto_eject_hosts with replicas 1
+	ringMu     sync.Mutex                    // serialises rebuilds of liveRing
 	cluster    *failover.Cluster
 	nodes      []*nodeBackend
 	replicated bool
@@ -115,6 +116,9 @@ func (p *pool) stop() {
 // rebuildLiveRing implements twemproxy's auto_eject_hosts: with one copy of
 // each key, the keys of a DOWN server are rehashed over the others.
 func (p *pool) rebuildLiveRing() {
+	// Serialised so that the last rebuild to finish saw the latest states.
+	p.ringMu.Lock()
+	defer p.ringMu.Unlock()
 	down := make([]bool, p.cluster.Len())
 	any := false
 	for i := range down {
@@ -132,6 +136,20 @@ func (p *pool) rebuildLiveRing() {
 		return
 	}
 	p.liveRing.Store(r)
+}
+
+// backendDBs lists the backend databases the pool's clients can reach:
+// redis_db onwards for Redis (a client's SELECT n is redis_db+n), the one
+// keyspace for memcached.
+func (p *pool) backendDBs() []int {
+	if p.cfg.Protocol == config.ProtocolMemcache {
+		return []int{0}
+	}
+	dbs := make([]int, p.cfg.Databases)
+	for i := range dbs {
+		dbs[i] = p.cfg.RedisDB + i
+	}
+	return dbs
 }
 
 // keyHash picks a key's stripe and backend connection.

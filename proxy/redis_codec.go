@@ -92,7 +92,9 @@ func (redisCodec) replyError(frame []byte) string {
 	return string(bytes.TrimSpace(frame[1:]))
 }
 
-func (redisCodec) flushRequest() []byte { return resp.AppendCommandStrings(nil, "FLUSHALL") }
+// flushRequest empties one database: the proxy flushes only the databases
+// it uses (redis_db onwards), never the rest of a shared server.
+func (redisCodec) flushRequest() []byte { return resp.AppendCommandStrings(nil, "FLUSHDB") }
 
 // eachKey SCANs every backend database that INFO keyspace lists.
 func (redisCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {
@@ -101,7 +103,7 @@ func (redisCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int
 		return err
 	}
 	info, _ := resp.Bulk(reply)
-	for db := range p.cfg.RedisDB + p.cfg.Databases {
+	for _, db := range p.backendDBs() {
 		if infoField(info, "db"+strconv.Itoa(db)) == "" {
 			continue
 		}

@@ -20,14 +20,16 @@ type repairer struct {
 
 var _ failover.Repairer = (*repairer)(nil)
 
-// Flush empties the node.
+// Flush empties every backend database the pool uses on the node.
 func (r *repairer) Flush(ctx context.Context, node int) error {
-	reply, err := r.p.send(node, r.p.cfg.RedisDB, 0, r.p.codec.flushRequest()).wait()
-	if err != nil {
-		return fmt.Errorf("flush %s: %w", r.p.nodes[node].addr, err)
-	}
-	if e := r.p.codec.replyError(reply); e != "" {
-		return fmt.Errorf("flush %s: %s", r.p.nodes[node].addr, e)
+	for _, db := range r.p.backendDBs() {
+		reply, err := r.p.send(node, db, 0, r.p.codec.flushRequest()).wait()
+		if err != nil {
+			return fmt.Errorf("flush %s db %d: %w", r.p.nodes[node].addr, db, err)
+		}
+		if e := r.p.codec.replyError(reply); e != "" {
+			return fmt.Errorf("flush %s db %d: %s", r.p.nodes[node].addr, db, e)
+		}
 	}
 	return nil
 }

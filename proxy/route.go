@@ -122,6 +122,12 @@ func (op *keyOp) rerouted() bool {
 	}
 	op.rerouteDone = true
 	owners := p.owners(op.key)
+	if p.state(owners[0]) == failover.Down {
+		// The ring is rebuilt after the state change is published: do it
+		// now rather than fail in that window.
+		p.rebuildLiveRing()
+		owners = p.owners(op.key)
+	}
 	if len(op.owners) > 0 && owners[0] == op.owners[0] {
 		return false
 	}

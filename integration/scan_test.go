@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestScanListsEveryKeyOnce: SCAN (connect-redis's all/length/clear) and
+// KEYS list every key exactly once although each is on two servers, only
+// the selected database's keys, and still all of them with a server down.
+func TestScanListsEveryKeyOnce(t *testing.T) {
+	cl := startCluster(t, clusterConfig{})
+	ctx := t.Context()
+	c0, c1 := cl.proxy.Client(0), cl.proxy.Client(1)
+	const n = 1000
+	writeSessions(t, c0, "sess", n, "v1", sessionTTL)
+	writeSessions(t, c0, "other", 50, "v1", sessionTTL)
+	writeSessions(t, c1, "sess", 30, "v1", sessionTTL)
+
+	// check lists the keys of db with SCAN and with KEYS and reports
+	// whether both found want keys, once each.
+	check := func(what string, db int, want int) bool {
+		t.Helper()
+		c := cl.proxy.Client(db)
+		seen := map[string]int{}
+		var cursor uint64
+		calls := 0
+		for {
+			keys, next, err := c.Scan(ctx, cursor, "sess:*", 100).Result()
+			if err != nil {
+				t.Fatalf("%s: SCAN %d: %v", what, cursor, err)
+			}
+			for _, k := range keys {
+				seen[k]++
+			}
+			calls++
+			if cursor = next; cursor == 0 {
+				break
+			}
+			if calls > 10*n {
+				t.Fatalf("%s: SCAN did not return cursor 0 after %d calls", what, calls)
+			}
+		}
+		ok := verify(t, what+": SCAN", seen, want)
+
+		keys, err := c.Keys(ctx, "sess:*").Result()
+		if err != nil {
+			t.Fatalf("%s: KEYS: %v", what, err)
+		}
+		seen = map[string]int{}
+		for _, k := range keys {
+			seen[k]++
+		}
+		return verify(t, what+": KEYS", seen, want) && ok
+	}
+	check("db 0", 0, n)
+	check("db 1", 1, 30)
+
+	cl.nodes[0].Kill9()
+	check("db 0 right after kill -9 of r1", 0, n)
+	cl.proxy.WaitNodeState(cl.name(0), "down", rejoinTimeout)
+	check("db 0 with r1 down", 0, n)
+
+	// While r1 comes back empty and is refilled, listings stay complete.
+	cl.nodes[0].Restart()
+	upRounds := 0
+	for round := 0; upRounds < 3; round++ {
+		if round > 500 {
+			_, info, _ := cl.proxy.Nodes()
+			t.Fatalf("r1 not reported up after %d listings:\n%s", round, info)
+		}
+		before := cl.nodeState(0)
+		if !check(fmt.Sprintf("db 0 while r1 returns (round %d)", round), 0, n) {
+			t.Errorf("r1 was %s when that round started and is %s now", before, cl.nodeState(0))
+			break // one failed round says it; the next ones would repeat it
+		}
+		if cl.nodeState(0) == "up" {
+			upRounds++
+		}
+	}
+}
+
+func verify(t *testing.T, what string, seen map[string]int, want int) bool {
+	t.Helper()
+	var dups, foreign []string
+	for k, c := range seen {
+		if c > 1 {
+			dups = append(dups, fmt.Sprintf("%s x%d", k, c))
+		}
+		if !strings.HasPrefix(k, "sess:") {
+			foreign = append(foreign, k)
+		}
+	}
+	if len(seen) != want || len(dups) > 0 || len(foreign) > 0 {
+		if len(dups) > 5 {
+			dups = dups[:5]
+		}
+		t.Errorf("%s listed %d distinct keys, want %d; listed more than once: %v; not matching sess:*: %v", what, len(seen), want, dups, foreign)
+		return false
+	}
+	return true
+}

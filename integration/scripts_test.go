@@ -1,0 +1,189 @@
+package integration
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// unlockScript is phpredis 5.3.7's session lock release (redis_session.c),
+// sent as EVALSHA first and as EVAL after -NOSCRIPT.
+const (
+	unlockScript = `if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end`
+	unlockSHA    = "b70c2384248f88e6b75b9f89241a180f856ad852"
+)
+
+// phpredisUnlock releases a lock the way phpredis does: EVALSHA, and on any
+// error reply EVAL.
+func phpredisUnlock(t *testing.T, c *redis.Client, key, owner string) (int64, error) {
+	t.Helper()
+	ctx := t.Context()
+	n, err := c.EvalSha(ctx, unlockSHA, []string{key}, owner).Int64()
+	if err == nil {
+		return n, nil
+	}
+	return c.Eval(ctx, unlockScript, []string{key}, owner).Int64()
+}
+
+// TestPhpredisLockScriptAcrossFailover drives phpredis's session locking
+// (SET key_LOCK NX PX, compare-and-delete script) before, during and after
+// the loss of a node: a held lock stays held, a released one stays released.
+func TestPhpredisLockScriptAcrossFailover(t *testing.T) {
+	if sum := sha1.Sum([]byte(unlockScript)); hex.EncodeToString(sum[:]) != unlockSHA {
+		t.Fatalf("the unlock script's SHA1 is %x, not phpredis's %s", sum, unlockSHA)
+	}
+	cl := startCluster(t, clusterConfig{})
+	ctx := t.Context()
+	c := cl.proxy.Client(0)
+	const locks = 40
+	lockKey := func(i int) string { return fmt.Sprintf("PHPREDIS_SESSION:sid%04d_LOCK", i) }
+	const me, other = "vm|9666", "vm|1234"
+
+	// Fresh backends have no scripts: EVALSHA answers -NOSCRIPT exactly.
+	c.SetNX(ctx, lockKey(0), me, 30*time.Second)
+	if err := c.EvalSha(ctx, unlockSHA, []string{lockKey(0)}, me).Err(); err == nil || err.Error() != "NOSCRIPT No matching script. Please use EVAL." {
+		t.Fatalf("EVALSHA of a script no backend has: %v, want NOSCRIPT No matching script. Please use EVAL.", err)
+	}
+
+	for i := range locks {
+		k := lockKey(i)
+		c.Del(ctx, k)
+		if ok, err := c.SetNX(ctx, k, me, 30*time.Second).Result(); err != nil || !ok {
+			t.Fatalf("SET %s NX PX 30000 = %v, %v; want OK", k, ok, err)
+		}
+		if ok, err := c.SetNX(ctx, k, other, 30*time.Second).Result(); err != nil || ok {
+			t.Fatalf("a second SET %s NX = %v, %v; want nil (held)", k, ok, err)
+		}
+		if n, err := phpredisUnlock(t, c, k, other); err != nil || n != 0 {
+			t.Fatalf("unlock %s by a non-owner = %d, %v; want 0", k, n, err)
+		}
+		if n, err := phpredisUnlock(t, c, k, me); err != nil || n != 1 {
+			t.Fatalf("unlock %s by its owner = %d, %v; want 1", k, n, err)
+		}
+		if err := c.Get(ctx, k).Err(); err != redis.Nil {
+			t.Fatalf("GET %s after unlock: %v, want nil", k, err)
+		}
+		// Lock again and keep half of them held through the failover.
+		if ok, err := c.SetNX(ctx, k, me, 60*time.Second).Result(); err != nil || !ok {
+			t.Fatalf("relock %s = %v, %v", k, ok, err)
+		}
+		cl.checkReplicasAgree(ctx, 0, k)
+	}
+
+	cl.nodes[0].Kill9()
+	for i := range locks {
+		k := lockKey(i)
+		if ok, err := c.SetNX(ctx, k, other, 30*time.Second).Result(); err != nil || ok {
+			t.Errorf("after kill -9 of r1, SET %s NX by another request = %v, %v; want nil: the lock is still held", k, ok, err)
+		}
+		if i%2 == 0 {
+			continue
+		}
+		if n, err := phpredisUnlock(t, c, k, me); err != nil || n != 1 {
+			t.Errorf("after kill -9 of r1, unlock %s = %d, %v; want 1", k, n, err)
+		}
+		if ok, err := c.SetNX(ctx, lockKey(1000+i), me, 30*time.Second).Result(); err != nil || !ok {
+			t.Errorf("after kill -9 of r1, a new lock %s = %v, %v; want OK", lockKey(1000+i), ok, err)
+		}
+	}
+
+	cl.nodes[0].Restart()
+	cl.proxy.WaitNodeState(cl.name(0), "up", rejoinTimeout)
+	for i := range locks {
+		k := lockKey(i)
+		got, err := c.Get(ctx, k).Result()
+		switch {
+		case i%2 == 0 && (err != nil || got != me):
+			t.Errorf("held lock %s after r1 returned = %q, %v; want %q", k, got, err, me)
+		case i%2 == 1 && err != redis.Nil:
+			t.Errorf("released lock %s reappeared after r1 returned: %q, %v", k, got, err)
+		}
+		cl.checkReplicasAgree(ctx, 0, k)
+		if i%2 == 0 {
+			if n, err := phpredisUnlock(t, c, k, me); err != nil || n != 1 {
+				t.Errorf("unlock %s after r1 returned = %d, %v; want 1", k, n, err)
+			}
+			if hs := cl.holders(ctx, 0, k); len(hs) != 0 {
+				t.Errorf("released lock %s still on %v", k, cl.names(hs))
+			}
+		}
+	}
+}
+
+// TestScriptsRouteByKeys: EVAL and EVALSHA go where their keys live; keys on
+// different servers are refused with -CROSSSLOT unless a hash tag puts them
+// together; SCRIPT LOAD, EXISTS and FLUSH behave as on one Redis.
+func TestScriptsRouteByKeys(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, clusterConfig{extra: `hash_tag: "{}"`})
+	ctx := t.Context()
+	c := cl.proxy.Client(0)
+
+	// Two keys on different servers, found by where the proxy put them.
+	var a, b string
+	for i := 0; i < 200 && b == ""; i++ {
+		k := fmt.Sprintf("x:%d", i)
+		c.Set(ctx, k, "v", 0)
+		if a == "" {
+			a = k
+		} else if fmt.Sprint(cl.holders(ctx, 0, k)) != fmt.Sprint(cl.holders(ctx, 0, a)) {
+			b = k
+		}
+	}
+	if b == "" {
+		t.Fatal("found no two keys on different servers in 200 tries")
+	}
+	const both = `return {redis.call("get", KEYS[1]), redis.call("get", KEYS[2])}`
+	if err := c.Eval(ctx, both, []string{a, b}).Err(); err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		t.Errorf("EVAL over %s and %s (servers %v and %v): %v, want -CROSSSLOT", a, b,
+			cl.names(cl.holders(ctx, 0, a)), cl.names(cl.holders(ctx, 0, b)), err)
+	}
+
+	tagged := []string{"{user42}:session", "{user42}:lock"}
+	c.Set(ctx, tagged[0], "data", time.Hour)
+	const moveIt = `redis.call("set", KEYS[2], redis.call("get", KEYS[1]), "EX", 600) return redis.call("get", KEYS[2])`
+	if got, err := c.Eval(ctx, moveIt, tagged).Text(); err != nil || got != "data" {
+		t.Errorf("EVAL over hash-tagged keys %v = %q, %v; want data", tagged, got, err)
+	}
+	if fmt.Sprint(cl.holders(ctx, 0, tagged[0])) != fmt.Sprint(cl.holders(ctx, 0, tagged[1])) {
+		t.Errorf("hash-tagged keys live on different servers: %v and %v", cl.names(cl.holders(ctx, 0, tagged[0])), cl.names(cl.holders(ctx, 0, tagged[1])))
+	}
+	cl.checkReplicasAgree(ctx, 0, tagged[1])
+	if ttl := c.TTL(ctx, tagged[1]).Val(); ttl <= 0 || ttl > 600*time.Second {
+		t.Errorf("TTL set by the script = %v, want (0, 600s]", ttl)
+	}
+
+	const unknown = "ffffffffffffffffffffffffffffffffffffffff"
+	if err := c.EvalSha(ctx, unknown, []string{"k"}).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		t.Errorf("EVALSHA of an unknown sha: %v, want NOSCRIPT", err)
+	}
+	sha, err := c.ScriptLoad(ctx, unlockScript).Result()
+	if err != nil || sha != unlockSHA {
+		t.Fatalf("SCRIPT LOAD = %q, %v; want %s", sha, err, unlockSHA)
+	}
+	if ex, err := c.ScriptExists(ctx, sha, unknown).Result(); err != nil || len(ex) != 2 || !ex[0] || ex[1] {
+		t.Errorf("SCRIPT EXISTS = %v, %v; want [true false]", ex, err)
+	}
+	// Loaded through the proxy, the script must run wherever a key lives.
+	for i := range 30 {
+		k := fmt.Sprintf("PHPREDIS_SESSION:s%d_LOCK", i)
+		c.Set(ctx, k, "me", time.Minute)
+		if n, err := c.EvalSha(ctx, sha, []string{k}, "me").Int64(); err != nil || n != 1 {
+			t.Errorf("EVALSHA after SCRIPT LOAD on %s = %d, %v; want 1", k, n, err)
+		}
+	}
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Errorf("SCRIPT FLUSH: %v", err)
+	}
+	if ex, err := c.ScriptExists(ctx, sha).Result(); err != nil || len(ex) != 1 || ex[0] {
+		t.Errorf("SCRIPT EXISTS after FLUSH = %v, %v; want [false]", ex, err)
+	}
+	if err := c.EvalSha(ctx, sha, []string{"k"}, "me").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		t.Errorf("EVALSHA after SCRIPT FLUSH: %v, want NOSCRIPT", err)
+	}
+}
