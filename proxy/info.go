@@ -18,6 +18,12 @@ type stats struct {
 	connectedClients    atomic.Int64
 	commands            atomic.Int64
 	rejectedConnections atomic.Int64
+
+	// memcached front end, in memcached's `stats` names.
+	mcGets, mcSets, mcTouches    atomic.Int64
+	mcGetHits, mcGetMisses       atomic.Int64
+	mcDeleteHits, mcDeleteMisses atomic.Int64
+	mcIncrHits, mcIncrMisses     atomic.Int64
 }
 
 // cmdInfo answers INFO with the sections clients read (ioredis waits for

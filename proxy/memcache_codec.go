@@ -1,29 +1,250 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/url"
+	"strconv"
 	"time"
 )
 
-// memcacheCodec talks to memcached backends. Not implemented yet.
+// memcacheCodec talks to memcached backends (1.6+) in the text protocol's
+// meta commands: mg/ms/md/ma give, in one request, what the proxy needs to
+// replicate an item exactly — its value, client flags, CAS and remaining
+// TTL — which the classic commands cannot read back.
 type memcacheCodec struct{}
 
-var errMemcacheTODO = errors.New("memcached backends not implemented yet")
+// memcacheScanner frames memcached text replies without knowing the
+// request: a "VA <len>" or "VALUE ... <len>" line carries a data block,
+// "VALUE" and "STAT" lines continue until "END", anything else is one line.
+type memcacheScanner struct{}
 
-func (memcacheCodec) newScanner() frameScanner { return nil }
+func (memcacheScanner) Scan(buf []byte) (int, error) {
+	pos := 0
+	multi := false
+	for {
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i < 0 {
+			if len(buf)-pos > 64<<10 {
+				return 0, errors.New("memcached reply line too long")
+			}
+			return 0, nil
+		}
+		line := bytes.TrimRight(buf[pos:pos+i], "\r")
+		next := pos + i + 1
+		switch {
+		case bytes.HasPrefix(line, []byte("VA ")):
+			f := bytes.Fields(line)
+			n, err := strconv.Atoi(string(f[1]))
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("bad memcached reply %q", line)
+			}
+			if len(buf) < next+n+2 {
+				return 0, nil
+			}
+			return next + n + 2, nil
+		case bytes.HasPrefix(line, []byte("VALUE ")):
+			f := bytes.Fields(line)
+			if len(f) < 4 {
+				return 0, fmt.Errorf("bad memcached reply %q", line)
+			}
+			n, err := strconv.Atoi(string(f[3]))
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("bad memcached reply %q", line)
+			}
+			if len(buf) < next+n+2 {
+				return 0, nil
+			}
+			pos, multi = next+n+2, true
+		case bytes.HasPrefix(line, []byte("STAT ")):
+			pos, multi = next, true
+		case multi && !bytes.Equal(line, []byte("END")):
+			return 0, fmt.Errorf("bad memcached reply %q", line)
+		default:
+			return next, nil
+		}
+	}
+}
+
+func (memcacheCodec) newScanner() frameScanner { return memcacheScanner{} }
+
+// memcacheRunID reads a `stats` reply. The pid identifies one memcached
+// process: a restarted memcached gets a new one. (The start time, time -
+// uptime, jitters by a second between calls, so it is not used.)
+func memcacheRunID(stats []byte) (string, error) {
+	for line := range bytes.Lines(stats) {
+		f := bytes.Fields(line)
+		if len(f) == 3 && string(f[1]) == "pid" {
+			return "pid-" + string(f[2]), nil
+		}
+	}
+	return "", errors.New("stats reply without pid")
+}
+
 func (memcacheCodec) handshake(nc net.Conn, db int, timeout time.Duration) (string, error) {
-	return "", errMemcacheTODO
+	replies, err := roundTrip(nc, []byte("stats\r\n"), 1, timeout, memcacheScanner{})
+	if err != nil {
+		return "", err
+	}
+	return memcacheRunID(replies[0])
 }
-func (memcacheCodec) captureRequests(key []byte) [][]byte { return nil }
+
+func (memcacheCodec) captureRequests(key []byte) [][]byte {
+	return [][]byte{append(append([]byte("mg "), key...), " v f t\r\n"...)}
+}
+
+// parseState reads "VA <len> f<flags> t<ttl>\r\n<data>\r\n" or "EN".
 func (memcacheCodec) parseState(replies [][]byte) (keyState, error) {
-	return keyState{}, errMemcacheTODO
+	r := replies[0]
+	if bytes.HasPrefix(r, []byte("EN")) {
+		return keyState{}, nil
+	}
+	meta, data, ok := splitMetaValue(r)
+	if !ok {
+		return keyState{}, fmt.Errorf("unexpected mg reply %.60q", r)
+	}
+	st := keyState{exists: true, value: data}
+	for _, tok := range bytes.Fields(meta)[2:] {
+		v, err := strconv.ParseInt(string(tok[1:]), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch tok[0] {
+		case 'f':
+			st.flags = uint32(v)
+		case 't':
+			if v > 0 {
+				st.pttl = v * 1000
+			}
+		}
+	}
+	return st, nil
 }
-func (memcacheCodec) restoreRequest(key []byte, st keyState) []byte { return nil }
-func (memcacheCodec) replyError(frame []byte) string                { return "" }
-func (memcacheCodec) flushRequest() []byte                          { return nil }
+
+// splitMetaValue splits a "VA ..." reply into its header line and data.
+func splitMetaValue(r []byte) (meta, data []byte, ok bool) {
+	if !bytes.HasPrefix(r, []byte("VA ")) {
+		return nil, nil, false
+	}
+	i := bytes.IndexByte(r, '\n')
+	if i < 0 || len(r) < i+3 {
+		return nil, nil, false
+	}
+	return bytes.TrimRight(r[:i], "\r"), r[i+1 : len(r)-2], true
+}
+
+// restoreRequest writes the item with the same flags and the same absolute
+// expiry (memcached reads a T above 30 days as a Unix time).
+func (memcacheCodec) restoreRequest(key []byte, st keyState) []byte {
+	if !st.exists {
+		return append(append([]byte("md "), key...), "\r\n"...)
+	}
+	exp := int64(0)
+	if st.pttl > 0 {
+		exp = time.Now().Unix() + (st.pttl+999)/1000
+	}
+	return appendMetaSet(nil, key, st.value, st.flags, exp, "")
+}
+
+// appendMetaSet encodes "ms <key> <len> F<flags> T<exptime> [mode...] c".
+func appendMetaSet(dst, key, data []byte, flags uint32, exptime int64, extra string) []byte {
+	dst = append(dst, "ms "...)
+	dst = append(dst, key...)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(len(data)), 10)
+	dst = append(dst, " F"...)
+	dst = strconv.AppendUint(dst, uint64(flags), 10)
+	dst = append(dst, " T"...)
+	dst = strconv.AppendInt(dst, exptime, 10)
+	if extra != "" {
+		dst = append(dst, ' ')
+		dst = append(dst, extra...)
+	}
+	dst = append(dst, " c\r\n"...)
+	dst = append(dst, data...)
+	return append(dst, "\r\n"...)
+}
+
+func (memcacheCodec) replyError(frame []byte) string {
+	for _, p := range []string{"SERVER_ERROR", "CLIENT_ERROR", "ERROR"} {
+		if bytes.HasPrefix(frame, []byte(p)) {
+			return string(bytes.TrimSpace(frame))
+		}
+	}
+	return ""
+}
+
+func (memcacheCodec) flushRequest() []byte { return []byte("flush_all\r\n") }
+
+// eachKey lists a node's keys with `lru_crawler metadump all`, on a
+// connection of its own: memcached refuses it inside a pipeline.
 func (memcacheCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {
-	return errMemcacheTODO
+	addr := p.nodes[node].addr
+	d := net.Dialer{Timeout: p.cfg.Timeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metadump %s: %w", addr, err)
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+	nc.SetDeadline(time.Now().Add(10 * time.Minute))
+	if _, err := nc.Write([]byte("lru_crawler metadump all\r\n")); err != nil {
+		return fmt.Errorf("metadump %s: %w", addr, err)
+	}
+	sc := bufio.NewScanner(nc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Equal(line, []byte("END")) {
+			return nil
+		}
+		if bytes.HasPrefix(line, []byte("ERROR")) || bytes.HasPrefix(line, []byte("BUSY")) {
+			return fmt.Errorf("metadump %s: %s", addr, line)
+		}
+		enc, ok := bytes.CutPrefix(line, []byte("key="))
+		if !ok {
+			continue
+		}
+		if i := bytes.IndexByte(enc, ' '); i >= 0 {
+			enc = enc[:i]
+		}
+		key, err := url.QueryUnescape(string(enc))
+		if err != nil {
+			continue
+		}
+		if err := fn(0, []byte(key)); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("metadump %s: %w", addr, err)
+	}
+	return fmt.Errorf("metadump %s: connection closed before END", addr)
 }
-func (memcacheCodec) newProber(p *pool) prober { return nil }
+
+func (memcacheCodec) newProber(p *pool) prober { return &memcacheProber{p: p} }
+
+// memcacheProber checks a memcached with `stats` on a short connection of
+// its own and returns its run id (pid and start time).
+type memcacheProber struct{ p *pool }
+
+func (pr *memcacheProber) Probe(ctx context.Context, node int) (string, error) {
+	d := net.Dialer{Timeout: pr.p.cfg.Timeout}
+	nc, err := d.DialContext(ctx, "tcp", pr.p.nodes[node].addr)
+	if err != nil {
+		return "", fmt.Errorf("probe: %w", err)
+	}
+	defer nc.Close()
+	replies, err := roundTrip(nc, []byte("stats\r\n"), 1, pr.p.cfg.Timeout, memcacheScanner{})
+	if err != nil {
+		return "", fmt.Errorf("probe: %w", err)
+	}
+	return memcacheRunID(replies[0])
+}
+
+func (pr *memcacheProber) close() {}

@@ -1,13 +1,842 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
+	"sessionproxy/failover"
 	"sessionproxy/protocol/memcache"
 )
 
-// serveMemcache serves one memcached client (text or binary, chosen by the
-// first byte). Not implemented yet.
+// memcachedVersion is the version the proxy reports: the protocol it speaks
+// is memcached 1.6's.
+const memcachedVersion = "1.6.18"
+
+// mcSession is one memcached client connection, text or binary (decided by
+// the first byte, as memcached does). Like the RESP session it parses every
+// complete request in the buffer, routes them all, then waits for the
+// replies in order and writes them with one syscall.
+type mcSession struct {
+	rs      *redisServer
+	p       *pool
+	nc      net.Conn
+	binary  bool
+	authed  bool
+	closing bool
+	swallow int // bytes of a refused request still to discard
+	lim     memcache.Limits
+	text    memcache.TextRequest
+	slots   []mcSlot
+}
+
+// mcSlot is the reply to one request: ops to wait for, then finish turns
+// their replies (backend meta frames) into the client's reply.
+type mcSlot struct {
+	local  []byte
+	ops    []*keyOp
+	finish func(out []byte, frames [][]byte, errs []error) []byte
+}
+
 func serveMemcache(rs *redisServer, nc net.Conn, id int64) {
-	nc.Write(memcache.AppendServerError(nil, "memcached protocol not implemented yet"))
+	s := &mcSession{rs: rs, p: rs.p, nc: nc, authed: rs.p.cfg.Auth == "",
+		lim: memcache.Limits{ItemSizeMax: rs.p.cfg.ItemSizeMax}}
+	s.serve()
+}
+
+func (s *mcSession) serve() {
+	buf := make([]byte, 0, 16<<10)
+	var out []byte
+	first := true
+	for !s.closing {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		n, err := s.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if n == 0 && err != nil {
+			return
+		}
+		if first && len(buf) > 0 {
+			s.binary = buf[0] == memcache.MagicRequest
+			first = false
+		}
+		start := 0
+		for start < len(buf) && !s.closing {
+			if s.swallow > 0 {
+				k := min(s.swallow, len(buf)-start)
+				start += k
+				s.swallow -= k
+				continue
+			}
+			var used int
+			if s.binary {
+				used = s.parseBinary(buf[start:])
+			} else {
+				used = s.parseText(buf[start:])
+			}
+			if used == 0 {
+				break
+			}
+			start += used
+		}
+		out = s.collect(out[:0])
+		if len(out) > 0 {
+			s.nc.SetWriteDeadline(time.Now().Add(s.rs.writeTimeout))
+			if _, werr := s.nc.Write(out); werr != nil {
+				return
+			}
+		}
+		if cap(out) > 1<<20 {
+			out = nil
+		}
+		rest := copy(buf, buf[start:])
+		buf = buf[:rest]
+		if cap(buf) > 4<<20 && rest < 16<<10 {
+			buf = append(make([]byte, 0, 16<<10), buf...)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *mcSession) reply(b []byte) { s.slots = append(s.slots, mcSlot{local: b}) }
+
+// collect flushes every queued backend request, then waits for the slots in
+// order and appends the client's replies.
+func (s *mcSession) collect(out []byte) []byte {
+	for i := range s.slots {
+		flushOps(s.slots[i].ops)
+	}
+	var frames [][]byte
+	var errs []error
+	for i := range s.slots {
+		sl := &s.slots[i]
+		if sl.local != nil || sl.finish == nil {
+			out = append(out, sl.local...)
+		} else {
+			frames, errs = frames[:0], errs[:0]
+			for _, op := range sl.ops {
+				f, err := op.result()
+				frames = append(frames, f)
+				errs = append(errs, err)
+			}
+			out = sl.finish(out, frames, errs)
+		}
+		s.slots[i] = mcSlot{}
+	}
+	s.slots = s.slots[:0]
+	return out
+}
+
+// backendExptime converts a client exptime to what every owner is sent: the
+// same absolute deadline (0 = never, -1 = already expired), so replicas
+// expire together whatever the client's form (memcached's 30-day rule).
+func backendExptime(e int64) int64 {
+	abs, expired, never := memcache.ExptimeToAbsolute(e, time.Now())
+	switch {
+	case never:
+		return 0
+	case expired:
+		return -1
+	}
+	return abs
+}
+
+// metaRequest builds "<cmd> <key> <flags...>\r\n".
+func metaRequest(cmd string, key []byte, flags ...string) []byte {
+	b := make([]byte, 0, len(cmd)+len(key)+32)
+	b = append(b, cmd...)
+	b = append(b, ' ')
+	b = append(b, key...)
+	for _, f := range flags {
+		b = append(b, ' ')
+		b = append(b, f...)
+	}
+	return append(b, "\r\n"...)
+}
+
+func tok(c byte, v int64) string { return string(c) + strconv.FormatInt(v, 10) }
+
+// metaGetFlags is what a read asks for: value, client flags, CAS.
+var metaGetFlags = []string{"v", "f", "c"}
+
+// metaItem is a decoded "VA" reply.
+type metaItem struct {
+	hit   bool
+	flags uint32
+	cas   uint64
+	data  []byte
+}
+
+func parseMetaItem(frame []byte) (metaItem, bool) {
+	if bytes.HasPrefix(frame, []byte("EN")) {
+		return metaItem{}, true
+	}
+	meta, data, ok := splitMetaValue(frame)
+	if !ok {
+		return metaItem{}, false
+	}
+	it := metaItem{hit: true, data: data}
+	for _, t := range bytes.Fields(meta)[2:] {
+		v, err := strconv.ParseUint(string(t[1:]), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch t[0] {
+		case 'f':
+			it.flags = uint32(v)
+		case 'c':
+			it.cas = v
+		}
+	}
+	return it, true
+}
+
+// metaCAS returns the c<cas> token of an "HD c…" or "VA … c…" line.
+func metaCAS(frame []byte) uint64 {
+	line := frame
+	if i := bytes.IndexByte(frame, '\n'); i >= 0 {
+		line = frame[:i]
+	}
+	for _, t := range bytes.Fields(line)[1:] {
+		if t[0] == 'c' {
+			v, _ := strconv.ParseUint(string(t[1:]), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func metaStatus(frame []byte) string {
+	if len(frame) < 2 {
+		return ""
+	}
+	return string(frame[:2])
+}
+
+// --- text protocol ---
+
+// parseText handles one text request; it returns the bytes used (0: incomplete).
+func (s *mcSession) parseText(buf []byte) int {
+	r := &s.text
+	n, err := r.Parse(buf, s.lim)
+	if err != nil {
+		var me *memcache.Error
+		if !errors.As(err, &me) {
+			s.reply([]byte("SERVER_ERROR " + err.Error() + "\r\n"))
+			s.closing = true
+			return len(buf)
+		}
+		if me.Reply != "" && !me.NoReply {
+			s.reply(me.AppendReply(nil))
+		}
+		if me.Close {
+			s.closing = true
+			return len(buf)
+		}
+		s.swallow = me.Swallow
+		return n
+	}
+	if n == 0 {
+		return 0
+	}
+	s.rs.stats.commands.Add(1)
+	if !s.authed {
+		// memcached's SASL is binary-only: a pool with `auth` refuses text.
+		s.reply([]byte("CLIENT_ERROR authentication required (use the binary protocol with SASL PLAIN)\r\n"))
+		return n
+	}
+	s.routeText(r)
+	return n
+}
+
+func (s *mcSession) routeText(r *memcache.TextRequest) {
+	p := s.p
+	noreply := r.NoReply
+	add := func(ops []*keyOp, finish func(out []byte, frames [][]byte, errs []error) []byte) {
+		if noreply {
+			f := finish
+			finish = func(out []byte, frames [][]byte, errs []error) []byte {
+				f(nil, frames, errs)
+				return out
+			}
+		}
+		s.slots = append(s.slots, mcSlot{ops: ops, finish: finish})
+	}
+	st := &s.rs.stats
+	switch r.Command {
+	case memcache.CmdGet, memcache.CmdGets, memcache.CmdGat, memcache.CmdGats:
+		withCas := r.Command == memcache.CmdGets || r.Command == memcache.CmdGats
+		touch := r.Command == memcache.CmdGat || r.Command == memcache.CmdGats
+		keys := make([][]byte, len(r.Keys))
+		ops := make([]*keyOp, len(r.Keys))
+		for i, k := range r.Keys {
+			keys[i] = k
+			if touch {
+				ops[i] = p.startWrite(0, k, metaRequest("mg", k, "v", "f", "c", tok('T', backendExptime(r.Exptime))))
+			} else {
+				ops[i] = p.startRead(0, k, metaRequest("mg", k, metaGetFlags...))
+			}
+		}
+		st.mcGets.Add(int64(len(keys)))
+		add(ops, func(out []byte, frames [][]byte, errs []error) []byte {
+			start := len(out)
+			for i, f := range frames {
+				if errs[i] != nil {
+					return appendTextServerError(out[:start], errs[i])
+				}
+				it, ok := parseMetaItem(f)
+				if !ok {
+					return appendTextBackendReply(out[:start], f)
+				}
+				if !it.hit {
+					st.mcGetMisses.Add(1)
+					continue
+				}
+				st.mcGetHits.Add(1)
+				out = memcache.AppendValue(out, keys[i], it.flags, it.data, it.cas, withCas)
+			}
+			return memcache.AppendEnd(out)
+		})
+	case memcache.CmdSet, memcache.CmdAdd, memcache.CmdReplace, memcache.CmdCas, memcache.CmdAppend, memcache.CmdPrepend:
+		key := r.Keys[0]
+		st.mcSets.Add(1)
+		exp := backendExptime(r.Exptime)
+		var op *keyOp
+		switch r.Command {
+		case memcache.CmdSet:
+			op = p.startWrite(0, key, appendMetaSet(nil, key, r.Data, r.Flags, exp, ""))
+		case memcache.CmdAdd:
+			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"))
+		case memcache.CmdReplace:
+			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "MR"))
+		case memcache.CmdCas:
+			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, tok('C', int64(r.Cas))))
+		case memcache.CmdAppend:
+			op = s.conditional(key, appendMetaAppend(key, r.Data, "MA"))
+		case memcache.CmdPrepend:
+			op = s.conditional(key, appendMetaAppend(key, r.Data, "MP"))
+		}
+		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+			if errs[0] != nil {
+				return appendTextServerError(out, errs[0])
+			}
+			switch metaStatus(frames[0]) {
+			case "HD":
+				return memcache.AppendStatus(out, memcache.ReplyStored)
+			case "NS":
+				return memcache.AppendStatus(out, memcache.ReplyNotStored)
+			case "EX":
+				return memcache.AppendStatus(out, memcache.ReplyExists)
+			case "NF":
+				return memcache.AppendStatus(out, memcache.ReplyNotFound)
+			}
+			return appendTextBackendReply(out, frames[0])
+		})
+	case memcache.CmdDelete:
+		op := p.startWrite(0, r.Keys[0], metaRequest("md", r.Keys[0]))
+		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+			if errs[0] != nil {
+				return appendTextServerError(out, errs[0])
+			}
+			switch metaStatus(frames[0]) {
+			case "HD":
+				st.mcDeleteHits.Add(1)
+				return memcache.AppendStatus(out, memcache.ReplyDeleted)
+			case "NF":
+				st.mcDeleteMisses.Add(1)
+				return memcache.AppendStatus(out, memcache.ReplyNotFound)
+			}
+			return appendTextBackendReply(out, frames[0])
+		})
+	case memcache.CmdTouch:
+		st.mcTouches.Add(1)
+		op := p.startWrite(0, r.Keys[0], metaRequest("mg", r.Keys[0], tok('T', backendExptime(r.Exptime))))
+		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+			if errs[0] != nil {
+				return appendTextServerError(out, errs[0])
+			}
+			switch metaStatus(frames[0]) {
+			case "HD":
+				return memcache.AppendStatus(out, memcache.ReplyTouched)
+			case "EN":
+				return memcache.AppendStatus(out, memcache.ReplyNotFound)
+			}
+			return appendTextBackendReply(out, frames[0])
+		})
+	case memcache.CmdIncr, memcache.CmdDecr:
+		flags := []string{tok('D', int64(r.Delta)), "v"}
+		if r.Command == memcache.CmdDecr {
+			flags = append(flags, "MD")
+		}
+		op := s.conditional(r.Keys[0], metaRequest("ma", r.Keys[0], flags...))
+		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+			if errs[0] != nil {
+				return appendTextServerError(out, errs[0])
+			}
+			if _, data, ok := splitMetaValue(frames[0]); ok {
+				st.mcIncrHits.Add(1)
+				out = append(out, data...)
+				return append(out, "\r\n"...)
+			}
+			if metaStatus(frames[0]) == "NF" {
+				st.mcIncrMisses.Add(1)
+				return memcache.AppendStatus(out, memcache.ReplyNotFound)
+			}
+			return appendTextBackendReply(out, frames[0])
+		})
+	case memcache.CmdVersion:
+		s.reply(memcache.AppendVersion(nil, memcachedVersion))
+	case memcache.CmdVerbosity:
+		if !noreply {
+			s.reply(memcache.AppendStatus(nil, memcache.ReplyOK))
+		}
+	case memcache.CmdQuit:
+		s.closing = true
+	case memcache.CmdStats:
+		s.reply(s.textStats(string(r.Args)))
+	case memcache.CmdFlushAll:
+		reply := s.flushAll(r.Args)
+		if !noreply {
+			s.reply(reply)
+		}
+	default:
+		// Meta commands from clients are not served yet.
+		s.reply(memcache.AppendStatus(nil, memcache.ReplyError))
+	}
+}
+
+// conditional runs a decide-on-one-owner command and wraps its outcome.
+func (s *mcSession) conditional(key, req []byte) *keyOp {
+	reply, err := s.p.conditional(0, [][]byte{key}, req)
+	return &keyOp{done: true, reply: reply, err: err}
+}
+
+// appendMetaAppend encodes an append/prepend: flags and TTL stay the item's.
+func appendMetaAppend(key, data []byte, mode string) []byte {
+	b := append([]byte("ms "), key...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(data)), 10)
+	b = append(b, ' ')
+	b = append(b, mode...)
+	b = append(b, " c\r\n"...)
+	b = append(b, data...)
+	return append(b, "\r\n"...)
+}
+
+func appendTextServerError(out []byte, err error) []byte {
+	return memcache.AppendServerError(out, strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error()))
+}
+
+// appendTextBackendReply passes a backend's error line through (its own
+// CLIENT_ERROR/SERVER_ERROR words), anything unexpected as SERVER_ERROR.
+func appendTextBackendReply(out, frame []byte) []byte {
+	if bytes.HasPrefix(frame, []byte("CLIENT_ERROR")) || bytes.HasPrefix(frame, []byte("SERVER_ERROR")) {
+		return append(out, frame...)
+	}
+	return memcache.AppendServerError(out, "unexpected backend reply")
+}
+
+// flushAll fans flush_all out when the pool allows it.
+func (s *mcSession) flushAll(args []byte) []byte {
+	p := s.p
+	if !p.cfg.AllowFlush {
+		return []byte("SERVER_ERROR flush_all is disabled on this proxy pool (set allow_flush: true to enable it)\r\n")
+	}
+	if p.replicated {
+		for i := range p.nodes {
+			if p.state(i) == failover.Down {
+				p.cluster.MarkAllMissed(i)
+			}
+		}
+	}
+	req := []byte("flush_all\r\n")
+	if f := bytes.Fields(args); len(f) > 0 && !bytes.Equal(f[0], []byte("noreply")) {
+		req = []byte("flush_all " + string(f[0]) + "\r\n")
+	}
+	_, replies, err := p.fanOut(0, req)
+	if err != nil {
+		return appendTextServerError(nil, err)
+	}
+	for _, r := range replies {
+		if !bytes.HasPrefix(r, []byte("OK")) {
+			return appendTextBackendReply(nil, r)
+		}
+	}
+	return memcache.AppendStatus(nil, memcache.ReplyOK)
+}
+
+// proxyStats are the proxy's own counters in memcached's `stats` names.
+func (s *mcSession) proxyStats() [][2]string {
+	st := &s.rs.stats
+	now := time.Now()
+	return [][2]string{
+		{"pid", strconv.Itoa(os.Getpid())},
+		{"uptime", strconv.Itoa(int(now.Sub(s.rs.started).Seconds()))},
+		{"time", strconv.FormatInt(now.Unix(), 10)},
+		{"version", memcachedVersion},
+		{"curr_connections", strconv.FormatInt(st.connectedClients.Load(), 10)},
+		{"total_connections", strconv.FormatInt(st.connectionsReceived.Load(), 10)},
+		{"rejected_connections", strconv.FormatInt(st.rejectedConnections.Load(), 10)},
+		{"cmd_get", strconv.FormatInt(st.mcGets.Load(), 10)},
+		{"cmd_set", strconv.FormatInt(st.mcSets.Load(), 10)},
+		{"cmd_touch", strconv.FormatInt(st.mcTouches.Load(), 10)},
+		{"get_hits", strconv.FormatInt(st.mcGetHits.Load(), 10)},
+		{"get_misses", strconv.FormatInt(st.mcGetMisses.Load(), 10)},
+		{"delete_hits", strconv.FormatInt(st.mcDeleteHits.Load(), 10)},
+		{"delete_misses", strconv.FormatInt(st.mcDeleteMisses.Load(), 10)},
+		{"incr_hits", strconv.FormatInt(st.mcIncrHits.Load(), 10)},
+		{"incr_misses", strconv.FormatInt(st.mcIncrMisses.Load(), 10)},
+		{"pool", s.p.cfg.Name},
+		{"replicas", strconv.Itoa(s.p.cfg.Replicas)},
+	}
+}
+
+// nodeStats lists each backend's health, as `stats nodes`.
+func (s *mcSession) nodeStats() [][2]string {
+	var out [][2]string
+	for _, n := range s.p.cluster.Statuses() {
+		out = append(out, [2]string{"node" + strconv.Itoa(n.Index),
+			"name=" + n.Name + ",addr=" + n.Addr + ",state=" + n.State.String() +
+				",failures=" + strconv.Itoa(n.Failures) + ",missed_keys=" + strconv.Itoa(n.MissedKeys) +
+				",last_error=" + infoValue(strings.ReplaceAll(n.LastError, " ", "_"))})
+	}
+	return out
+}
+
+// backendStats sums a `stats <sub>` over the live backends, line by line
+// (connect-memcached reads `stats items` to count sessions).
+func (s *mcSession) backendStats(sub string) ([][2]string, error) {
+	_, replies, err := s.p.fanOut(0, []byte("stats "+sub+"\r\n"))
+	if err != nil {
+		return nil, err
+	}
+	var order []string
+	sums := map[string]int64{}
+	texts := map[string]string{}
+	for _, r := range replies {
+		for line := range bytes.Lines(r) {
+			f := strings.Fields(string(line))
+			if len(f) != 3 || f[0] != "STAT" {
+				continue
+			}
+			if _, seen := texts[f[1]]; !seen {
+				order = append(order, f[1])
+			}
+			texts[f[1]] = f[2]
+			if v, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+				sums[f[1]] += v
+			}
+		}
+	}
+	out := make([][2]string, 0, len(order))
+	for _, k := range order {
+		v := texts[k]
+		if n, ok := sums[k]; ok {
+			v = strconv.FormatInt(n, 10)
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+func (s *mcSession) statsFor(arg string) ([][2]string, error) {
+	switch arg {
+	case "":
+		return s.proxyStats(), nil
+	case "nodes":
+		return s.nodeStats(), nil
+	}
+	return s.backendStats(arg)
+}
+
+func (s *mcSession) textStats(arg string) []byte {
+	stats, err := s.statsFor(strings.TrimSpace(arg))
+	if err != nil {
+		return appendTextServerError(nil, err)
+	}
+	var out []byte
+	for _, kv := range stats {
+		out = memcache.AppendStat(out, kv[0], kv[1])
+	}
+	return memcache.AppendEnd(out)
+}
+
+// --- binary protocol ---
+
+// parseBinary handles one binary request; it returns the bytes used.
+func (s *mcSession) parseBinary(buf []byte) int {
+	req, n, err := memcache.ParseBinary(buf, s.lim)
+	if err != nil {
+		var me *memcache.Error
+		if !errors.As(err, &me) || me.Status == 0 {
+			s.closing = true
+			return len(buf)
+		}
+		s.reply(memcache.AppendBinaryError(nil, req.Header, me.Status))
+		if me.Close {
+			s.closing = true
+			return len(buf)
+		}
+		s.swallow = me.Swallow
+		return n
+	}
+	if n == 0 {
+		return 0
+	}
+	s.rs.stats.commands.Add(1)
+	s.routeBinary(&req)
+	return n
+}
+
+func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
+	p := s.p
+	h := r.Header
+	op := h.Opcode
+	quiet := memcache.IsQuiet(op)
+	base := memcache.NonQuiet(op)
+	resp := memcache.ResponseHeader{Opcode: op, Opaque: h.Opaque}
+	fail := func(st memcache.Status) { s.reply(memcache.AppendBinaryError(nil, h, st)) }
+	add := func(kop *keyOp, finish func(out []byte, frame []byte, err error) []byte) {
+		s.slots = append(s.slots, mcSlot{ops: []*keyOp{kop}, finish: func(out []byte, frames [][]byte, errs []error) []byte {
+			return finish(out, frames[0], errs[0])
+		}})
+	}
+	backendFailed := func(out []byte, err error) []byte {
+		return appendBinaryStatus(out, h, memcache.Status(0x86), "Temporary failure: "+err.Error())
+	}
+	if !s.authed && base != memcache.OpSASLListMechs && base != memcache.OpSASLAuth && base != memcache.OpQuit {
+		fail(memcache.StatusAuthError)
+		return
+	}
+	st := &s.rs.stats
+	key := r.Key
+	switch base {
+	case memcache.OpGet, memcache.OpGetK, memcache.OpGAT, memcache.OpGATK:
+		withKey := base == memcache.OpGetK || base == memcache.OpGATK
+		var kop *keyOp
+		if base == memcache.OpGAT || base == memcache.OpGATK {
+			kop = p.startWrite(0, key, metaRequest("mg", key, "v", "f", "c", tok('T', backendExptime(r.Exptime))))
+		} else {
+			kop = p.startRead(0, key, metaRequest("mg", key, metaGetFlags...))
+		}
+		st.mcGets.Add(1)
+		add(kop, func(out []byte, frame []byte, err error) []byte {
+			if err != nil {
+				return backendFailed(out, err)
+			}
+			it, ok := parseMetaItem(frame)
+			if !ok {
+				return appendBinaryStatus(out, h, memcache.Status(0x84), "Internal error")
+			}
+			if !it.hit {
+				st.mcGetMisses.Add(1)
+				if quiet {
+					return out
+				}
+				rh := resp
+				rh.Status = memcache.StatusKeyNotFound
+				var k []byte
+				if withKey {
+					k = key
+				}
+				return memcache.AppendBinaryResponse(out, rh, nil, k, []byte(rh.Status.Message()))
+			}
+			st.mcGetHits.Add(1)
+			var extras [4]byte
+			binary.BigEndian.PutUint32(extras[:], it.flags)
+			rh := resp
+			rh.CAS = it.cas
+			var k []byte
+			if withKey {
+				k = key
+			}
+			return memcache.AppendBinaryResponse(out, rh, extras[:], k, it.data)
+		})
+	case memcache.OpSet, memcache.OpAdd, memcache.OpReplace, memcache.OpAppend, memcache.OpPrepend:
+		st.mcSets.Add(1)
+		exp := backendExptime(r.Exptime)
+		var kop *keyOp
+		switch {
+		case base == memcache.OpAppend:
+			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MA"))
+		case base == memcache.OpPrepend:
+			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MP"))
+		case h.CAS != 0:
+			mode := tok('C', int64(h.CAS))
+			if base == memcache.OpAdd {
+				mode = "ME"
+			} else if base == memcache.OpReplace {
+				mode = "MR " + mode
+			}
+			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, mode))
+		case base == memcache.OpSet:
+			kop = p.startWrite(0, key, appendMetaSet(nil, key, r.Value, r.Flags, exp, ""))
+		case base == memcache.OpAdd:
+			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"))
+		default:
+			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "MR"))
+		}
+		add(kop, func(out []byte, frame []byte, err error) []byte {
+			if err != nil {
+				return backendFailed(out, err)
+			}
+			var status memcache.Status
+			switch metaStatus(frame) {
+			case "HD":
+				if quiet {
+					return out
+				}
+				rh := resp
+				rh.CAS = metaCAS(frame)
+				return memcache.AppendBinaryResponse(out, rh, nil, nil, nil)
+			case "NS":
+				switch base {
+				case memcache.OpAdd:
+					status = memcache.StatusKeyExists
+				case memcache.OpReplace:
+					status = memcache.StatusKeyNotFound
+				default:
+					status = memcache.StatusNotStored
+				}
+			case "EX":
+				status = memcache.StatusKeyExists
+			case "NF":
+				status = memcache.StatusKeyNotFound
+			default:
+				return backendFailed(out, errors.New(string(bytes.TrimSpace(frame))))
+			}
+			return memcache.AppendBinaryError(out, h, status)
+		})
+	case memcache.OpDelete:
+		kop := p.startWrite(0, key, metaRequest("md", key))
+		add(kop, func(out []byte, frame []byte, err error) []byte {
+			if err != nil {
+				return backendFailed(out, err)
+			}
+			switch metaStatus(frame) {
+			case "HD":
+				st.mcDeleteHits.Add(1)
+				if quiet {
+					return out
+				}
+				return memcache.AppendBinaryResponse(out, resp, nil, nil, nil)
+			case "NF":
+				st.mcDeleteMisses.Add(1)
+				return memcache.AppendBinaryError(out, h, memcache.StatusKeyNotFound)
+			}
+			return backendFailed(out, errors.New(string(bytes.TrimSpace(frame))))
+		})
+	case memcache.OpIncrement, memcache.OpDecrement:
+		flags := []string{tok('D', int64(r.Delta)), "v", "c"}
+		if r.Exptime != memcache.IncrNoCreate {
+			flags = append(flags, tok('N', backendExptime(r.Exptime)), "J"+strconv.FormatUint(r.Initial, 10))
+		}
+		if base == memcache.OpDecrement {
+			flags = append(flags, "MD")
+		}
+		kop := s.conditional(key, metaRequest("ma", key, flags...))
+		add(kop, func(out []byte, frame []byte, err error) []byte {
+			if err != nil {
+				return backendFailed(out, err)
+			}
+			if _, data, ok := splitMetaValue(frame); ok {
+				st.mcIncrHits.Add(1)
+				if quiet {
+					return out
+				}
+				v, _ := strconv.ParseUint(string(data), 10, 64)
+				var val [8]byte
+				binary.BigEndian.PutUint64(val[:], v)
+				rh := resp
+				rh.CAS = metaCAS(frame)
+				return memcache.AppendBinaryResponse(out, rh, nil, nil, val[:])
+			}
+			if metaStatus(frame) == "NF" {
+				st.mcIncrMisses.Add(1)
+				return memcache.AppendBinaryError(out, h, memcache.StatusKeyNotFound)
+			}
+			if bytes.Contains(frame, []byte("non-numeric")) {
+				return memcache.AppendBinaryError(out, h, memcache.StatusNonNumeric)
+			}
+			return backendFailed(out, errors.New(string(bytes.TrimSpace(frame))))
+		})
+	case memcache.OpTouch:
+		st.mcTouches.Add(1)
+		kop := p.startWrite(0, key, metaRequest("mg", key, tok('T', backendExptime(r.Exptime))))
+		add(kop, func(out []byte, frame []byte, err error) []byte {
+			if err != nil {
+				return backendFailed(out, err)
+			}
+			switch metaStatus(frame) {
+			case "HD":
+				return memcache.AppendBinaryResponse(out, resp, nil, nil, nil)
+			case "EN":
+				return memcache.AppendBinaryError(out, h, memcache.StatusKeyNotFound)
+			}
+			return backendFailed(out, errors.New(string(bytes.TrimSpace(frame))))
+		})
+	case memcache.OpNoop:
+		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
+	case memcache.OpVersion:
+		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte(memcachedVersion)))
+	case memcache.OpVerbosity:
+		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
+	case memcache.OpQuit:
+		if !quiet {
+			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
+		}
+		s.closing = true
+	case memcache.OpFlush:
+		reply := s.flushAll(nil)
+		if !bytes.HasPrefix(reply, []byte("OK")) {
+			s.reply(appendBinaryStatus(nil, h, memcache.Status(0x83), string(bytes.TrimSpace(reply))))
+		} else if !quiet {
+			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
+		}
+	case memcache.OpStat:
+		stats, err := s.statsFor(string(key))
+		if err != nil {
+			s.reply(backendFailed(nil, err))
+			return
+		}
+		var out []byte
+		for _, kv := range stats {
+			out = memcache.AppendBinaryResponse(out, resp, nil, []byte(kv[0]), []byte(kv[1]))
+		}
+		s.reply(memcache.AppendBinaryResponse(out, resp, nil, nil, nil))
+	case memcache.OpSASLListMechs:
+		if s.p.cfg.Auth == "" {
+			fail(memcache.StatusUnknownCommand)
+			return
+		}
+		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("PLAIN")))
+	case memcache.OpSASLAuth:
+		if s.p.cfg.Auth == "" {
+			fail(memcache.StatusUnknownCommand)
+			return
+		}
+		// PLAIN: authzid NUL authcid NUL password.
+		parts := bytes.Split(r.Value, []byte{0})
+		if string(key) == "PLAIN" && len(parts) == 3 && string(parts[2]) == s.p.cfg.Auth {
+			s.authed = true
+			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("Authenticated.")))
+			return
+		}
+		fail(memcache.StatusAuthError)
+	default:
+		fail(memcache.StatusUnknownCommand)
+	}
+}
+
+// appendBinaryStatus is an error response with a message of our own.
+func appendBinaryStatus(out []byte, h memcache.RequestHeader, st memcache.Status, msg string) []byte {
+	return memcache.AppendBinaryResponse(out, memcache.ResponseHeader{Opcode: h.Opcode, Opaque: h.Opaque, Status: st}, nil, nil, []byte(msg))
 }
