@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -75,7 +76,7 @@ func NewCluster(cfg Config, names, addrs []string, prober Prober, repairer Repai
 	}
 	c := &Cluster{cfg: cfg, prober: prober, repairer: repairer}
 	for i := range names {
-		n := &Node{Index: i, Name: names[i], Addr: addrs[i], missed: make(map[KeyRef]struct{}), lastChange: time.Now()}
+		n := &Node{Index: i, Name: names[i], Addr: addrs[i], missed: make(map[KeyRef]uint64), lastChange: time.Now()}
 		c.nodes = append(c.nodes, n)
 		c.wake = append(c.wake, make(chan struct{}, 1))
 	}
@@ -208,14 +209,15 @@ func (c *Cluster) MarkMissed(i int, db int, key []byte) {
 	}
 	if len(n.missed) >= c.cfg.MaxMissedKeys {
 		n.overflow = true
-		n.missed = make(map[KeyRef]struct{})
+		n.missed = make(map[KeyRef]uint64)
 		n.updateHasMissedLocked()
 		n.mu.Unlock()
 		c.cfg.Logger.Warn("missed-key set overflowed: node needs a full resync", "node", n.Name, "limit", c.cfg.MaxMissedKeys)
 		c.transition(n, Down, "missed-key set overflowed")
 		return
 	}
-	n.missed[KeyRef{DB: db, Key: string(key)}] = struct{}{}
+	n.missSeq++
+	n.missed[KeyRef{DB: db, Key: string(key)}] = n.missSeq
 	n.hasMissed.Store(true)
 	n.mu.Unlock()
 	c.poke(i)
@@ -227,7 +229,7 @@ func (c *Cluster) MarkAllMissed(i int) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	n.overflow = true
-	n.missed = make(map[KeyRef]struct{})
+	n.missed = make(map[KeyRef]uint64)
 	n.updateHasMissedLocked()
 	n.mu.Unlock()
 	if n.State() != Down {
@@ -358,8 +360,10 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	}
 	n.mu.Lock()
 	if full {
+		// The full copy covers everything; the keys recorded as missed are
+		// replayed after it as well, in case the copy's enumeration (memcached's
+		// metadump is not a snapshot) skipped one of them.
 		n.overflow = false
-		n.missed = make(map[KeyRef]struct{})
 		n.updateHasMissedLocked()
 	}
 	n.mu.Unlock()
@@ -400,26 +404,42 @@ func (c *Cluster) othersLive(n *Node) bool {
 	return false
 }
 
-// drainMissed repairs the node's missed keys in batches until none remain.
+// drainMissed repairs the node's missed keys in batches. A key stays
+// marked (kept out of reads) until its repair succeeded. Keys marked again
+// during a round are repaired in the next one, for a bounded number of rounds.
 func (c *Cluster) drainMissed(ctx context.Context, n *Node) error {
 	const batch = 1000
-	for {
-		keys := n.takeMissed(batch)
-		if len(keys) == 0 {
+	for range 10 {
+		all := n.snapshotMissed()
+		if len(all) == 0 {
 			return nil
 		}
-		failed, err := c.repairer.RepairKeys(ctx, n.Index, keys)
-		if len(failed) > 0 {
-			n.putBackMissed(failed, c.cfg.MaxMissedKeys)
-			if err == nil {
+		for len(all) > 0 {
+			chunk := all[:min(batch, len(all))]
+			all = all[len(chunk):]
+			keys := make([]KeyRef, len(chunk))
+			for i, k := range chunk {
+				keys[i] = k.KeyRef
+			}
+			failed, err := c.repairer.RepairKeys(ctx, n.Index, keys)
+			if len(failed) > 0 {
+				bad := make(map[KeyRef]bool, len(failed))
+				for _, k := range failed {
+					bad[k] = true
+				}
+				chunk = slices.DeleteFunc(slices.Clone(chunk), func(k markedKey) bool { return bad[k.KeyRef] })
+			}
+			n.clearRepaired(chunk)
+			if err == nil && len(failed) > 0 {
 				err = fmt.Errorf("%d of %d missed keys could not be repaired", len(failed), len(keys))
 			}
-		}
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
+	return nil
 }

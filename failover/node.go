@@ -56,7 +56,8 @@ type Node struct {
 	lastErr     string
 	lastChange  time.Time
 	runID       string
-	missed      map[KeyRef]struct{}
+	missed      map[KeyRef]uint64 // key → the mark's sequence number
+	missSeq     uint64
 	overflow    bool // missed more keys than the bound: only a full resync repairs it
 	transitions int64
 	downSince   time.Time
@@ -108,32 +109,33 @@ func (n *Node) Missed(db int, key []byte) bool {
 	return ok
 }
 
-// takeMissed removes up to max keys from the missed set and returns them.
-func (n *Node) takeMissed(max int) []KeyRef {
+// markedKey is a missed key with the sequence number of its mark.
+type markedKey struct {
+	KeyRef
+	seq uint64
+}
+
+// snapshotMissed lists the missed keys. They stay marked (and so out of
+// reads) until clearRepaired removes them after their repair.
+func (n *Node) snapshotMissed() []markedKey {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make([]KeyRef, 0, min(max, len(n.missed)))
-	for k := range n.missed {
-		if len(out) == max {
-			break
-		}
-		out = append(out, k)
-		delete(n.missed, k)
+	out := make([]markedKey, 0, len(n.missed))
+	for k, seq := range n.missed {
+		out = append(out, markedKey{k, seq})
 	}
-	n.updateHasMissedLocked()
 	return out
 }
 
-// putBackMissed returns keys whose repair failed to the missed set.
-func (n *Node) putBackMissed(keys []KeyRef, bound int) {
+// clearRepaired unmarks repaired keys, unless they were marked again
+// meanwhile (a newer write failed on the node during the repair).
+func (n *Node) clearRepaired(keys []markedKey) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, k := range keys {
-		if len(n.missed) >= bound {
-			n.overflow = true
-			break
+		if n.missed[k.KeyRef] == k.seq {
+			delete(n.missed, k.KeyRef)
 		}
-		n.missed[k] = struct{}{}
 	}
 	n.updateHasMissedLocked()
 }
@@ -142,8 +144,3 @@ func (n *Node) updateHasMissedLocked() {
 	n.hasMissed.Store(n.overflow || len(n.missed) > 0)
 }
 
-func (n *Node) missedCount() (int, bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.missed), n.overflow
-}

@@ -23,6 +23,9 @@ type backendCodec interface {
 	parseState(replies [][]byte) (keyState, error)
 	// restoreRequest makes another owner's copy of key equal to st.
 	restoreRequest(key []byte, st keyState) []byte
+	// isMiss reports whether a read's reply says "nothing there" (nil,
+	// empty, 0, no TTL), so the read also asks the next owner.
+	isMiss(frame []byte) bool
 	// replyError returns the text of an error reply, or "" for any other reply.
 	replyError(frame []byte) string
 	// flushRequest empties a server.

@@ -169,6 +169,8 @@ func appendMetaSet(dst, key, data []byte, flags uint32, exptime int64, extra str
 	return append(dst, "\r\n"...)
 }
 
+func (memcacheCodec) isMiss(frame []byte) bool { return bytes.HasPrefix(frame, []byte("EN")) }
+
 func (memcacheCodec) replyError(frame []byte) string {
 	for _, p := range []string{"SERVER_ERROR", "CLIENT_ERROR", "ERROR"} {
 		if bytes.HasPrefix(frame, []byte(p)) {

@@ -85,6 +85,14 @@ func (redisCodec) restoreRequest(key []byte, st keyState) []byte {
 	return resp.AppendCommand(nil, []byte("RESTORE"), key, strconv.AppendInt(nil, st.pttl, 10), st.value, []byte("REPLACE"))
 }
 
+func (redisCodec) isMiss(frame []byte) bool {
+	switch string(frame) {
+	case "$-1\r\n", "*-1\r\n", "_\r\n", "*0\r\n", ":0\r\n", ":-2\r\n", "+none\r\n":
+		return true
+	}
+	return false
+}
+
 func (redisCodec) replyError(frame []byte) string {
 	if !resp.IsError(frame) {
 		return ""

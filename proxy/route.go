@@ -97,16 +97,43 @@ func (op *keyOp) result() ([]byte, error) {
 		return reply, err
 	}
 	var lastErr error = ErrNoLiveServer
+	var miss []byte
+	missNode := -1
 	for {
 		if len(op.calls) == 0 {
 			return nil, lastErr
 		}
+		node := op.calls[0].node
 		reply, err := op.calls[0].wait()
 		if err == nil {
-			return reply, nil
+			if !op.p.replicated || !op.p.codec.isMiss(reply) {
+				if miss != nil {
+					// An earlier owner missed what this one has (a node that
+					// came back empty, a copy the resync skipped): repair it.
+					op.p.markMissed(missNode, op.db, op.key)
+				}
+				return reply, nil
+			}
+			// A miss must not hide what another owner holds: ask it too, but
+			// only UP owners whose copy is current (a recovering or stale one
+			// could bring back a deleted session).
+			if miss == nil {
+				miss, missNode = reply, node
+			}
+			op.order = slices.DeleteFunc(op.order, func(o int) bool {
+				n := op.p.cluster.Node(o)
+				return n.State() != failover.Up || n.Missed(op.db, op.key)
+			})
+			if !op.nextRead() {
+				return miss, nil
+			}
+			continue
 		}
 		lastErr = err
 		if !op.nextRead() && !op.rerouted() {
+			if miss != nil {
+				return miss, nil
+			}
 			return nil, lastErr
 		}
 	}
