@@ -143,4 +143,3 @@ func (n *Node) clearRepaired(keys []markedKey) {
 func (n *Node) updateHasMissedLocked() {
 	n.hasMissed.Store(n.overflow || len(n.missed) > 0)
 }
-
