@@ -1,6 +1,7 @@
 // Command sessionproxy-demo is `make run`: it starts three local
-// redis-server processes on free loopback ports, a sessionproxy in front of
-// them with replicas: 2, prints the lines to point PHP at it, and on Ctrl-C
+// redis-server and three memcached processes on free loopback ports, a
+// sessionproxy in front of them (one Redis pool, one memcached pool, both
+// with replicas: 2), prints the lines to point PHP at it, and on Ctrl-C
 // stops every process it started.
 package main
 
@@ -27,7 +28,8 @@ func main() {
 
 func run() error {
 	proxyBin := flag.String("proxy", "bin/sessionproxy", "the sessionproxy binary")
-	port := flag.Int("port", 22121, "the port the proxy listens on (0 = any free port)")
+	port := flag.Int("port", 22121, "the port the Redis pool listens on (0 = any free port)")
+	mcPort := flag.Int("memcache-port", 22122, "the port the memcached pool listens on (0 = any free port)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "sessionproxy-demo-")
@@ -64,11 +66,32 @@ func run() error {
 		fmt.Printf("started redis-server pid %d on %s\n", cmd.Process.Pid, addr)
 	}
 
-	listen := *port
-	if listen == 0 || !portFree(listen) {
-		if listen, err = freePort(); err != nil {
+	var mcServers []string
+	for i := 1; i <= 3; i++ {
+		p, err := freePort()
+		if err != nil {
 			return err
 		}
+		cmd := exec.Command("memcached", "-l", "127.0.0.1", "-p", fmt.Sprint(p), "-U", "0", "-u", "nobody")
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start memcached (is it installed? make run installs it): %w", err)
+		}
+		procs = append(procs, cmd)
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		if err := waitListening(addr, 10*time.Second); err != nil {
+			return fmt.Errorf("memcached %s: %w", addr, err)
+		}
+		mcServers = append(mcServers, fmt.Sprintf("   - %s:1 memcached%d", addr, i))
+		fmt.Printf("started memcached pid %d on %s\n", cmd.Process.Pid, addr)
+	}
+
+	listen, err := pickPort(*port)
+	if err != nil {
+		return err
+	}
+	mcListen, err := pickPort(*mcPort)
+	if err != nil {
+		return err
 	}
 	conf := filepath.Join(dir, "sessionproxy.yml")
 	yaml := fmt.Sprintf(`sessions:
@@ -83,7 +106,18 @@ func run() error {
   server_retry_timeout: 2000
   servers:
 %s
-`, listen, strings.Join(servers, "\n"))
+memcache_sessions:
+  listen: 127.0.0.1:%d
+  protocol: memcache
+  hash: fnv1a_64
+  distribution: ketama
+  timeout: 1000
+  replicas: 2
+  server_failure_limit: 2
+  server_retry_timeout: 2000
+  servers:
+%s
+`, listen, strings.Join(servers, "\n"), mcListen, strings.Join(mcServers, "\n"))
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		return err
 	}
@@ -98,19 +132,30 @@ func run() error {
 		return fmt.Errorf("sessionproxy: %w", err)
 	}
 
+	if err := waitListening(fmt.Sprintf("127.0.0.1:%d", mcListen), 10*time.Second); err != nil {
+		return fmt.Errorf("sessionproxy: %w", err)
+	}
+
 	fmt.Printf(`
-sessionproxy pid %d listens on %s in front of 3 redis-server (replicas: 2).
-Config used: %s
+sessionproxy pid %d: Redis pool on %s (3 redis-server), memcached pool on 127.0.0.1:%d
+(3 memcached), 2 copies of every key. Config used: %s
 %s
-Point PHP at it (php.ini):
+Point PHP at it (php.ini), with phpredis:
 
     session.save_handler = redis
     session.save_path = "tcp://%s"
 
+or with the memcached extension (binary or text protocol, same port):
+
+    session.save_handler = memcached
+    session.save_path = "127.0.0.1:%d"
+
+Tomcat memcached-session-manager: memcachedNodes="n1:127.0.0.1:%d"
+
 Try it:   redis-cli -p %d set hello world   then   redis-cli -p %d info nodes
-Kill one redis-server with kill -9 <pid> and read your keys again: they are still there.
+Kill one backend with kill -9 <pid> and read your keys again: they are still there.
 Press Ctrl-C to stop everything this demo started.
-`, proxy.Process.Pid, addr, conf, yaml, addr, listen, listen)
+`, proxy.Process.Pid, addr, mcListen, conf, yaml, addr, mcListen, mcListen, listen, listen)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -153,6 +198,14 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// pickPort returns p if it is free, else any free port.
+func pickPort(p int) (int, error) {
+	if p != 0 && portFree(p) {
+		return p, nil
+	}
+	return freePort()
 }
 
 func portFree(p int) bool {
