@@ -4,6 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 DEBS     := redis-server redis-tools memcached libmemcached-tools
+STATICCHECK ?= v0.8.2
 
 .PHONY: build run test unit integration lint deps bench clean
 
@@ -28,6 +29,7 @@ test: deps lint unit integration
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) $(PKGS)
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)

@@ -33,7 +33,6 @@ type pool struct {
 	codec      backendCodec
 	prober     prober
 	stripes    [stripeCount]sync.Mutex
-	stats      stats
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -51,8 +50,6 @@ func (r *repairer) RepairKeys(ctx context.Context, node int, keys []failover.Key
 	}
 	return failed, firstErr
 }
-
-var errNoSource = errors.New("no other live owner to copy from")
 
 func (r *repairer) repairKey(node, db int, key []byte) error {
 	p := r.p

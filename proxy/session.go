@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -36,9 +35,8 @@ type session struct {
 	multiErr bool
 	queued   [][][]byte
 
-	slots   []slot
-	keyIdx  []int
-	lastCmd atomic.Int64
+	slots  []slot
+	keyIdx []int
 }
 
 // slot is the reply to one request of a batch: already encoded, or pending
