@@ -39,6 +39,9 @@ func (memcacheScanner) Scan(buf []byte) (int, error) {
 		switch {
 		case bytes.HasPrefix(line, []byte("VA ")):
 			f := bytes.Fields(line)
+			if len(f) < 2 {
+				return 0, fmt.Errorf("bad memcached reply %q", line)
+			}
 			n, err := strconv.Atoi(string(f[1]))
 			if err != nil || n < 0 {
 				return 0, fmt.Errorf("bad memcached reply %q", line)
@@ -108,7 +111,7 @@ func (memcacheCodec) parseState(replies [][]byte) (keyState, error) {
 		return keyState{}, fmt.Errorf("unexpected mg reply %.60q", r)
 	}
 	st := keyState{exists: true, value: data}
-	for _, tok := range bytes.Fields(meta)[2:] {
+	for _, tok := range metaTokens(meta) {
 		v, err := strconv.ParseInt(string(tok[1:]), 10, 64)
 		if err != nil {
 			continue
@@ -123,6 +126,15 @@ func (memcacheCodec) parseState(replies [][]byte) (keyState, error) {
 		}
 	}
 	return st, nil
+}
+
+// metaTokens returns the flag tokens of a "VA <len> <flags>*" line.
+func metaTokens(meta []byte) [][]byte {
+	f := bytes.Fields(meta)
+	if len(f) < 2 {
+		return nil
+	}
+	return f[2:]
 }
 
 // splitMetaValue splits a "VA ..." reply into its header line and data.

@@ -184,7 +184,7 @@ func parseMetaItem(frame []byte) (metaItem, bool) {
 		return metaItem{}, false
 	}
 	it := metaItem{hit: true, data: data}
-	for _, t := range bytes.Fields(meta)[2:] {
+	for _, t := range metaTokens(meta) {
 		v, err := strconv.ParseUint(string(t[1:]), 10, 64)
 		if err != nil {
 			continue
@@ -205,7 +205,11 @@ func metaCAS(frame []byte) uint64 {
 	if i := bytes.IndexByte(frame, '\n'); i >= 0 {
 		line = frame[:i]
 	}
-	for _, t := range bytes.Fields(line)[1:] {
+	f := bytes.Fields(line)
+	if len(f) == 0 {
+		return 0
+	}
+	for _, t := range f[1:] {
 		if t[0] == 'c' {
 			v, _ := strconv.ParseUint(string(t[1:]), 10, 64)
 			return v
