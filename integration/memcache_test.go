@@ -539,3 +539,32 @@ func TestMemcslapThroughProxy(t *testing.T) {
 	}
 	t.Logf("memcslap:\n%s", out)
 }
+
+func TestMemcacheSASLPlainChecksPoolAuth(t *testing.T) {
+	cl := startMemcacheCluster(t, 2, "  auth: s3cret\n")
+	c := dialText(t, cl.proxy.Addr())
+	c.send(string(binReq(0x01, []byte("k"), setExtras(0, 0), []byte("v"), 1, 0)))
+	if r := readBin(t, c.r); r.status != 0x20 {
+		t.Errorf("SET before SASL auth: status %#x, want 0x20", r.status)
+	}
+	c.send(string(binReq(0x20, nil, nil, nil, 2, 0)))
+	if r := readBin(t, c.r); r.status != 0 || string(r.value) != "PLAIN" {
+		t.Errorf("SASL_LIST_MECHS: %+v", r)
+	}
+	c.send(string(binReq(0x21, []byte("PLAIN"), nil, []byte("\x00user\x00wrong"), 3, 0)))
+	if r := readBin(t, c.r); r.status != 0x20 {
+		t.Errorf("SASL_AUTH with a wrong password: status %#x", r.status)
+	}
+	c.send(string(binReq(0x21, []byte("PLAIN"), nil, []byte("\x00user\x00s3cret"), 4, 0)))
+	if r := readBin(t, c.r); r.status != 0 {
+		t.Errorf("SASL_AUTH: %+v", r)
+	}
+	c.send(string(binReq(0x01, []byte("k"), setExtras(0, 0), []byte("v"), 5, 0)))
+	if r := readBin(t, c.r); r.status != 0 {
+		t.Errorf("SET after auth: %+v", r)
+	}
+	tc := dialText(t, cl.proxy.Addr())
+	if got := tc.do("get k\r\n"); !strings.HasPrefix(got, "CLIENT_ERROR") {
+		t.Errorf("text protocol on a pool with auth: %q, want CLIENT_ERROR", got)
+	}
+}
