@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,23 +198,11 @@ func (s *session) routeScript(args [][]byte, req []byte) slot {
 	}
 	first := s.p.owners(keys[0])
 	for _, k := range keys[1:] {
-		if !equalInts(s.p.owners(k), first) {
+		if !slices.Equal(s.p.owners(k), first) {
 			return slot{local: redcon.AppendError(nil, "CROSSSLOT Keys in request don't hash to the same slot")}
 		}
 	}
 	return s.doneSlot(s.p.conditional(s.backendDB(), keys, req))
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *session) doneSlot(reply []byte, err error) slot {
