@@ -35,7 +35,7 @@ func cmdPing(s *session, args [][]byte) []byte {
 func cmdEcho(s *session, args [][]byte) []byte { return redcon.AppendBulk(nil, args[1]) }
 
 func cmdQuit(s *session, args [][]byte) []byte {
-	s.closing = true
+	s.closeAfter = true
 	return redcon.AppendOK(nil)
 }
 

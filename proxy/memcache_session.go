@@ -23,16 +23,17 @@ const memcachedVersion = "1.6.18"
 // complete request in the buffer, routes them all, then waits for the
 // replies in order and writes them with one syscall.
 type mcSession struct {
-	rs      *redisServer
-	p       *pool
-	nc      net.Conn
-	binary  bool
-	authed  bool
-	closing bool
-	swallow int // bytes of a refused request still to discard
-	lim     memcache.Limits
-	text    memcache.TextRequest
-	slots   []mcSlot
+	rs         *redisServer
+	p          *pool
+	nc         net.Conn
+	binary     bool
+	decided    bool // binary or text, from the first byte
+	authed     bool
+	closeAfter bool // quit, or an error memcached closes on
+	swallow    int  // bytes of a refused request still to discard
+	lim        memcache.Limits
+	text       memcache.TextRequest
+	slots      []mcSlot
 }
 
 // mcSlot is the reply to one request: ops to wait for, then finish turns
@@ -49,61 +50,36 @@ func serveMemcache(rs *redisServer, nc net.Conn, id int64) {
 	s.serve()
 }
 
-func (s *mcSession) serve() {
-	buf := make([]byte, 0, 16<<10)
-	var out []byte
-	first := true
-	for !s.closing {
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
-		}
-		n, err := s.nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if n == 0 && err != nil {
-			return
-		}
-		if first && len(buf) > 0 {
-			s.binary = buf[0] == memcache.MagicRequest
-			first = false
-		}
-		start := 0
-		for start < len(buf) && !s.closing {
-			if s.swallow > 0 {
-				k := min(s.swallow, len(buf)-start)
-				start += k
-				s.swallow -= k
-				continue
-			}
-			var used int
-			if s.binary {
-				used = s.parseBinary(buf[start:])
-			} else {
-				used = s.parseText(buf[start:])
-			}
-			if used == 0 {
-				break
-			}
-			start += used
-		}
-		out = s.collect(out[:0])
-		if len(out) > 0 {
-			s.nc.SetWriteDeadline(time.Now().Add(s.rs.writeTimeout))
-			if _, werr := s.nc.Write(out); werr != nil {
-				return
-			}
-		}
-		if cap(out) > 1<<20 {
-			out = nil
-		}
-		rest := copy(buf, buf[start:])
-		buf = buf[:rest]
-		if cap(buf) > 4<<20 && rest < 16<<10 {
-			buf = append(make([]byte, 0, 16<<10), buf...)
-		}
-		if err != nil {
-			return
-		}
+func (s *mcSession) serve() { serveBatches(s.nc, s.rs.writeTimeout, s) }
+
+func (s *mcSession) closing() bool  { return s.closeAfter }
+func (s *mcSession) needBytes() int { return 0 }
+
+// parse routes every complete request in buf.
+func (s *mcSession) parse(buf []byte) int {
+	if !s.decided && len(buf) > 0 {
+		s.binary, s.decided = buf[0] == memcache.MagicRequest, true
 	}
+	start := 0
+	for start < len(buf) && !s.closeAfter {
+		if s.swallow > 0 {
+			k := min(s.swallow, len(buf)-start)
+			start += k
+			s.swallow -= k
+			continue
+		}
+		var used int
+		if s.binary {
+			used = s.parseBinary(buf[start:])
+		} else {
+			used = s.parseText(buf[start:])
+		}
+		if used == 0 {
+			break
+		}
+		start += used
+	}
+	return start
 }
 
 func (s *mcSession) reply(b []byte) { s.slots = append(s.slots, mcSlot{local: b}) }
@@ -235,14 +211,14 @@ func (s *mcSession) parseText(buf []byte) int {
 		var me *memcache.Error
 		if !errors.As(err, &me) {
 			s.reply([]byte("SERVER_ERROR " + err.Error() + "\r\n"))
-			s.closing = true
+			s.closeAfter = true
 			return len(buf)
 		}
 		if me.Reply != "" && !me.NoReply {
 			s.reply(me.AppendReply(nil))
 		}
 		if me.Close {
-			s.closing = true
+			s.closeAfter = true
 			return len(buf)
 		}
 		s.swallow = me.Swallow
@@ -403,7 +379,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 			s.reply(memcache.AppendStatus(nil, memcache.ReplyOK))
 		}
 	case memcache.CmdQuit:
-		s.closing = true
+		s.closeAfter = true
 	case memcache.CmdStats:
 		s.reply(s.textStats(string(r.Args)))
 	case memcache.CmdFlushAll:
@@ -581,12 +557,12 @@ func (s *mcSession) parseBinary(buf []byte) int {
 	if err != nil {
 		var me *memcache.Error
 		if !errors.As(err, &me) || me.Status == 0 {
-			s.closing = true
+			s.closeAfter = true
 			return len(buf)
 		}
 		s.reply(memcache.AppendBinaryError(nil, req.Header, me.Status))
 		if me.Close {
-			s.closing = true
+			s.closeAfter = true
 			return len(buf)
 		}
 		s.swallow = me.Swallow
@@ -797,7 +773,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		if !quiet {
 			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
 		}
-		s.closing = true
+		s.closeAfter = true
 	case memcache.OpFlush:
 		reply := s.flushAll(nil)
 		if !bytes.HasPrefix(reply, []byte("OK")) {

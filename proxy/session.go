@@ -30,7 +30,9 @@ type session struct {
 	name    string
 	libName string
 	libVer  string
-	closing bool // QUIT seen, or a protocol error: close after the replies are written
+	// closeAfter is set by QUIT or a protocol error: close after the replies are written.
+	closeAfter bool
+	parser     resp.Parser
 
 	inMulti  bool
 	multiErr bool
@@ -54,62 +56,34 @@ type slot struct {
 func (s *session) backendDB() int { return s.p.cfg.RedisDB + s.db }
 
 func (s *session) serve() {
-	parser := resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen}}
-	buf := make([]byte, 0, 16<<10)
-	var args [][]byte
-	var out []byte
-	for !s.closing {
-		if len(buf) == cap(buf) {
-			need := parser.NeedBytes()
-			grow := max(need-len(buf), cap(buf))
-			buf = append(buf, make([]byte, grow)...)[:len(buf)]
-		}
-		n, err := s.nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if n == 0 && err != nil {
-			return
-		}
-		start := 0
-		for start < len(buf) && !s.closing {
-			var used int
-			var perr error
-			args, used, perr = parser.Parse(buf[start:])
-			if perr != nil {
-				s.slots = append(s.slots, slot{local: redcon.AppendError(nil, "ERR "+perr.Error())})
-				s.closing = true
-				break
-			}
-			if used == 0 {
-				break
-			}
-			raw := buf[start : start+used]
-			start += used
-			if len(args) > 0 {
-				s.srv.stats.commands.Add(1)
-				s.dispatch(args, raw)
-			}
-		}
-		out = s.collect(out[:0])
-		if len(out) > 0 {
-			s.nc.SetWriteDeadline(time.Now().Add(s.srv.writeTimeout))
-			if _, werr := s.nc.Write(out); werr != nil {
-				return
-			}
-		}
-		if cap(out) > 1<<20 {
-			out = nil
-		}
-		// Keep the unparsed tail at the front of the buffer; drop a big
-		// buffer once it is no longer needed.
-		rest := copy(buf, buf[start:])
-		buf = buf[:rest]
-		if cap(buf) > 1<<20 && rest < 16<<10 {
-			buf = append(make([]byte, 0, 16<<10), buf...)
-		}
+	s.parser = resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen}}
+	serveBatches(s.nc, s.srv.writeTimeout, s)
+}
+
+func (s *session) closing() bool  { return s.closeAfter }
+func (s *session) needBytes() int { return s.parser.NeedBytes() }
+
+// parse dispatches every complete request in buf.
+func (s *session) parse(buf []byte) int {
+	start := 0
+	for start < len(buf) && !s.closeAfter {
+		args, used, err := s.parser.Parse(buf[start:])
 		if err != nil {
-			return
+			s.slots = append(s.slots, slot{local: redcon.AppendError(nil, "ERR "+err.Error())})
+			s.closeAfter = true
+			return len(buf)
+		}
+		if used == 0 {
+			break
+		}
+		raw := buf[start : start+used]
+		start += used
+		if len(args) > 0 {
+			s.srv.stats.commands.Add(1)
+			s.dispatch(args, raw)
 		}
 	}
+	return start
 }
 
 // dispatch routes one request and appends its reply slot. raw is the
