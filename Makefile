@@ -6,7 +6,7 @@ PKGS     := ./...
 DEBS     := redis-server redis-tools memcached libmemcached-tools php8.2-cli php-redis php-memcached php-memcache python3-redis python3-django python3-pymemcache
 STATICCHECK ?= v0.8.2
 
-.PHONY: build run test unit integration lint deps bench clean
+.PHONY: build run test unit integration lint deps node-clients bench clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/sessionproxy ./cmd/sessionproxy
@@ -20,11 +20,18 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# The node session stores the integration tests drive (versions pinned in
+# integration/nodeclient/package-lock.json).
+node-clients:
+	@command -v npm >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	@cd integration/nodeclient && { [ -d node_modules/connect-redis ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
 run: deps build
 	$(GO) build -o bin/sessionproxy-demo ./cmd/sessionproxy-demo
 	bin/sessionproxy-demo -proxy bin/sessionproxy
 
-test: deps lint unit integration
+test: deps node-clients lint unit integration
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
