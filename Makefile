@@ -3,7 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
-DEBS     := redis-server redis-tools memcached libmemcached-tools php8.2-cli php-redis php-memcached php-memcache python3-redis python3-django python3-pymemcache
+DEBS     := redis-server redis-tools memcached libmemcached-tools php8.2-cli php-redis php-memcached php-memcache python3-redis python3-django python3-pymemcache libspymemcached-java
 STATICCHECK ?= v0.8.2
 
 .PHONY: build run test unit integration lint deps node-clients bench clean
@@ -19,6 +19,8 @@ deps:
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@command -v javac >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq default-jdk-headless; }
 
 # The node session stores the integration tests drive (versions pinned in
 # integration/nodeclient/package-lock.json).
