@@ -6,7 +6,7 @@ PKGS     := ./...
 DEBS     := redis-server redis-tools memcached libmemcached-tools php8.2-cli php-redis php-memcached php-memcache python3-redis python3-django python3-pymemcache libspymemcached-java
 STATICCHECK ?= v0.8.2
 
-.PHONY: build run test unit integration lint deps node-clients bench clean
+.PHONY: build run test unit integration lint deps node-clients bench chaos clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/sessionproxy ./cmd/sessionproxy
@@ -45,6 +45,12 @@ unit:
 
 integration: build
 	$(GO) test -race -count=1 -timeout 20m ./integration/...
+
+# The chaos suite at full size (docs/consistency.md): every fault scenario on
+# Redis and memcached backends, >= 100k operations each, table at the end.
+# Exits non-zero while any scenario that must be safe shows a bad read.
+chaos: deps build
+	$(GO) run ./integration/chaos/cmd/chaos -proxy bin/sessionproxy
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./sharding/...

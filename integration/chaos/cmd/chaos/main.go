@@ -1,0 +1,167 @@
+// Command chaos runs the chaos scenarios of sessionproxy (issue 6) against
+// real redis-server / memcached processes on loopback and prints a markdown
+// table: scenario × operations, lost, stale, resurrected, client errors and
+// longest stall. It exits 1 if a scenario that the docs promise is safe
+// (1–6, and 7 with replicas: 3) lost, staled or resurrected a session.
+//
+//	go run ./integration/chaos/cmd/chaos [-backend redis,memcache] [-only 1,2] [-users 128] [-duration 20s] [-ops 100000]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sessionproxy/integration/chaos"
+	"sessionproxy/integration/harness"
+)
+
+func main() {
+	backends := flag.String("backend", "redis,memcache", "backends to test, comma separated")
+	only := flag.String("only", "", "scenario numbers to run, comma separated (default all)")
+	users := flag.Int("users", 128, "concurrent users, one session key each")
+	duration := flag.Duration("duration", 20*time.Second, "fault timeline per scenario")
+	ops := flag.Int("ops", 100000, "minimum operations per scenario")
+	proxyBin := flag.String("proxy", "", "sessionproxy binary (default: build one from this module)")
+	verbose := flag.Bool("v", false, "print the proxy's and servers' logs of failed scenarios")
+	flag.Parse()
+
+	if *proxyBin == "" {
+		dir, err := os.MkdirTemp("", "sessionproxy-chaos-")
+		if err != nil {
+			fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		*proxyBin = filepath.Join(dir, "sessionproxy")
+		root, err := harness.ModuleRoot()
+		if err != nil {
+			fatal(err)
+		}
+		cmd := exec.Command("go", "build", "-o", *proxyBin, "sessionproxy/cmd/sessionproxy")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fatal(fmt.Errorf("go build: %v\n%s", err, out))
+		}
+	}
+	os.Setenv(harness.EnvProxyBinary, *proxyBin)
+
+	var ids []int
+	for s := range strings.SplitSeq(*only, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+			ids = append(ids, n)
+		}
+	}
+	var rows []chaos.Row
+	bad := false
+	for _, b := range strings.Split(*backends, ",") {
+		for _, sc := range chaos.Scenarios(strings.TrimSpace(b)) {
+			if len(ids) > 0 && !slices.Contains(ids, sc.ID) {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "running %d %s (%s, replicas %d)...\n", sc.ID, sc.Name, sc.Protocol, sc.Replicas)
+			tb := &runTB{name: fmt.Sprintf("%d-%s", sc.ID, sc.Protocol), verbose: *verbose}
+			row, ok := tb.run(func() chaos.Row {
+				return chaos.Run(tb, sc, chaos.Options{Users: *users, Duration: *duration, MinOps: *ops})
+			})
+			if !ok {
+				fmt.Fprintf(os.Stderr, "scenario %d (%s) could not run\n", sc.ID, sc.Protocol)
+				bad = true
+				continue
+			}
+			rows = append(rows, row)
+			if !sc.LossExpected && row.Lost+row.Stale+row.Resurrected > 0 {
+				bad = true
+			}
+		}
+	}
+	fmt.Print(chaos.Table(rows))
+	if d := chaos.Details(rows); d != "" {
+		fmt.Print("\n", d)
+	}
+	if bad {
+		os.Exit(1)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "chaos:", err)
+	os.Exit(2)
+}
+
+// runTB is the testing.TB the harness needs, outside go test: Fatalf ends
+// the scenario's goroutine, cleanups run when the scenario ends. Methods
+// the harness does not use are left to the embedded nil interface.
+type runTB struct {
+	testing.TB
+	name    string
+	verbose bool
+
+	mu       sync.Mutex
+	failed   bool
+	cleanups []func()
+	dirs     []string
+}
+
+func (t *runTB) run(f func() chaos.Row) (row chaos.Row, ok bool) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		row = f()
+		ok = true
+	}()
+	<-done
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+	for _, d := range t.dirs {
+		_ = os.RemoveAll(d)
+	}
+	return row, ok && !t.Failed()
+}
+
+func (t *runTB) Helper()      {}
+func (t *runTB) Name() string { return t.name }
+func (t *runTB) Cleanup(f func()) {
+	t.mu.Lock()
+	t.cleanups = append(t.cleanups, f)
+	t.mu.Unlock()
+}
+func (t *runTB) Failed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
+}
+func (t *runTB) Logf(format string, args ...any) {
+	if t.verbose {
+		fmt.Fprintf(os.Stderr, t.name+": "+format+"\n", args...)
+	}
+}
+func (t *runTB) Errorf(format string, args ...any) {
+	t.mu.Lock()
+	t.failed = true
+	t.mu.Unlock()
+	fmt.Fprintf(os.Stderr, t.name+": "+format+"\n", args...)
+}
+func (t *runTB) Fatalf(format string, args ...any) {
+	t.Errorf(format, args...)
+	runtime.Goexit()
+}
+func (t *runTB) TempDir() string {
+	d, err := os.MkdirTemp("", "chaos-")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.mu.Lock()
+	t.dirs = append(t.dirs, d)
+	t.mu.Unlock()
+	return d
+}
