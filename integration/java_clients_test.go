@@ -49,5 +49,6 @@ func TestSpymemcachedMSMSessionThroughProxy(t *testing.T) {
 			run(mode, "read", id)
 		}
 		run(mode, "destroy", id)
+		run(mode, "expire", id+"X")
 	}
 }

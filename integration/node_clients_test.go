@@ -65,6 +65,15 @@ func nodeStoreLifecycle(t *testing.T, kind, addr string, killHolder func(sid str
 	if r := runNode(t, kind, addr, "destroy", sid); r.Session != nil {
 		t.Fatalf("%s destroy left the session: %+v", kind, r)
 	}
+	// A session with a ~1 s lifetime is gone after it.
+	short := newSessionID(11)
+	if r := runNode(t, kind, addr, "short", short); r.Session == nil {
+		t.Fatalf("%s short-lived session not stored: %+v", kind, r)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if r := runNode(t, kind, addr, "get", short); r.Session != nil {
+		t.Errorf("%s session still there after its lifetime: %+v", kind, r)
+	}
 }
 
 func TestNodeRedisStoresThroughProxy(t *testing.T) {

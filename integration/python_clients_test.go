@@ -98,4 +98,11 @@ func TestDjangoCacheSessionsOnMemcachedPool(t *testing.T) {
 	if l := step("load", cy.Key); l.User != nil {
 		t.Errorf("logged-out session came back: %+v", l)
 	}
+	// set_expiry(1): the session is gone after a second.
+	s := step("create", "")
+	step("short", s.Key)
+	time.Sleep(2500 * time.Millisecond)
+	if l := step("load", s.Key); l.User != nil {
+		t.Errorf("session with set_expiry(1) still loads after 2.5 s: %+v", l)
+	}
 }

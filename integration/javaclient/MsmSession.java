@@ -13,7 +13,7 @@ import net.spy.memcached.MemcachedClient;
  * Drives spymemcached (the client of Tomcat memcached-session-manager) the
  * way MSM's non-sticky mode does, against sessionproxy:
  *   java -cp spymemcached.jar:. MsmSession HOST:PORT text|binary STEP SESSION_ID
- * STEP: create | read | destroy. Prints "ok ..." or "FAIL ..." and exits non-zero on failure.
+ * STEP: create | read | expire | destroy. Prints "ok ..." or "FAIL ..." and exits non-zero on failure.
  */
 public class MsmSession {
     static void check(boolean ok, String what) {
@@ -51,6 +51,12 @@ public class MsmSession {
                     Map<String, Object> m = c.getBulk(id, "validity:" + id, "bak:" + id, "missing:" + id);
                     check(m.size() == 3, "getBulk found " + m.keySet());
                     check(new String((byte[]) m.get(id)).equals("session-data-" + id), "session data");
+                    break;
+                }
+                case "expire": {
+                    check(c.set(id, 1, "short".getBytes()).get(2, TimeUnit.SECONDS), "set with 1 s expiry");
+                    Thread.sleep(2500);
+                    check(c.get(id) == null, "session gone after its expiry");
                     break;
                 }
                 case "destroy": {

@@ -8,7 +8,11 @@ const session = require("express-session");
 
 const [kind, addr, step, sid] = process.argv.slice(2);
 const [host, port] = addr.split(":");
-const cookie = { originalMaxAge: 3600000, expires: new Date(Date.now() + 3600000), httpOnly: true, path: "/" };
+// Step "short" stores the session with a ~1-second lifetime (1.9 s: connect-memcached
+// truncates the remaining seconds, and 0 would mean "never expires"). express-session's
+// own Cookie class, as in an app: the stores read its maxAge/expires getters.
+const maxAge = step === "short" ? 1900 : 3600000;
+const cookie = new session.Cookie({ maxAge, httpOnly: true, path: "/" });
 const sess = { cookie, user: "alice", n: 1 };
 
 function call(store, method, ...args) {
@@ -41,6 +45,7 @@ async function ioredisStep() {
     const key = "io:" + sid;
     switch (step) {
       case "set": await client.set(key, JSON.stringify(sess), "EX", 3600); break;
+      case "short": await client.set(key, JSON.stringify(sess), "EX", 1); break;
       case "touch": await client.expire(key, 3600); break;
       case "destroy": await client.del(key); break;
     }
@@ -56,6 +61,7 @@ async function memjsStep() {
     const key = "memjs:" + sid;
     switch (step) {
       case "set": await client.set(key, JSON.stringify(sess), { expires: 3600 }); break;
+      case "short": await client.set(key, JSON.stringify(sess), { expires: 1 }); break;
       case "touch": await client.touch(key, 3600); break;
       case "destroy": await client.delete(key); break;
       case "add": {
@@ -73,7 +79,7 @@ async function main() {
   if (kind === "ioredis") return ioredisStep();
   return withStore(async (store) => {
     switch (step) {
-      case "set": await call(store, "set", sid, sess); break;
+      case "set": case "short": await call(store, "set", sid, sess); break;
       case "touch": await call(store, "touch", sid, sess); break;
       case "destroy": await call(store, "destroy", sid); break;
       case "length": return { length: await call(store, "length") };

@@ -1,7 +1,7 @@
 """Django 3.2 cache sessions on PyMemcacheCache, against the proxy's memcached pool.
 
 Usage: /usr/bin/python3 django_session.py HOST:PORT STEP [SESSION_KEY]
-STEP is create | load | expire | cycle | flush; prints a JSON result.
+STEP is create | load | expire | short | cycle | flush; prints a JSON result.
 """
 import json
 import sys
@@ -31,6 +31,9 @@ elif step == "load":
 elif step == "expire":
     s.set_expiry(300)
     s["touched"] = True
+    s.save()
+elif step == "short":
+    s.set_expiry(1)
     s.save()
 elif step == "cycle":
     s.cycle_key()  # login: new key, same data, old key deleted
