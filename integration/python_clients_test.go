@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -15,12 +16,14 @@ import (
 // python3 comes first on PATH.
 const debianPython = "/usr/bin/python3"
 
-func runPython(t *testing.T, script string, args ...string) string {
+func runPython(t *testing.T, env []string, script string, args ...string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, debianPython, append([]string{filepath.Join(filepath.Dir(file), "pyclient", script)}, args...)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, debianPython, append([]string{filepath.Join(filepath.Dir(file), "pyclient", script)}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %v: %v\n%s", script, args, err, out)
 	}
@@ -31,7 +34,7 @@ func runPython(t *testing.T, script string, args ...string) string {
 func TestRedisPySessionStoreCalls(t *testing.T) {
 	cl := startCluster(t, clusterConfig{extra: "auth: pypass\n"})
 	host, port, _ := strings.Cut(cl.proxy.Addr(), ":")
-	if got := runPython(t, "redis_session.py", host, port, "pypass"); got != "ok" {
+	if got := runPython(t, nil, "redis_session.py", host, port, "pypass"); got != "ok" {
 		t.Fatalf("redis-py: %s", got)
 	}
 }
@@ -43,15 +46,24 @@ type djangoResult struct {
 }
 
 func TestDjangoCacheSessionsOnMemcachedPool(t *testing.T) {
+	for _, engine := range []string{"cache", "cached_db"} {
+		t.Run(engine, func(t *testing.T) { djangoSessionLifecycle(t, engine) })
+	}
+}
+
+// djangoSessionLifecycle drives one Django session engine through login,
+// reads in new processes, set_expiry, a backend kill, cycle_key and logout.
+func djangoSessionLifecycle(t *testing.T, engine string) {
 	cl := startMemcacheCluster(t, 2, "")
+	env := []string{"DJANGO_DB=" + filepath.Join(t.TempDir(), "sessions.sqlite3")}
 	step := func(name, key string) djangoResult {
 		t.Helper()
 		var r djangoResult
-		args := []string{cl.proxy.Addr(), name}
+		args := []string{engine, cl.proxy.Addr(), name}
 		if key != "" {
 			args = append(args, key)
 		}
-		if err := json.Unmarshal([]byte(runPython(t, "django_session.py", args...)), &r); err != nil {
+		if err := json.Unmarshal([]byte(runPython(t, env, "django_session.py", args...)), &r); err != nil {
 			t.Fatalf("django %s: %v", name, err)
 		}
 		return r
@@ -70,7 +82,7 @@ func TestDjangoCacheSessionsOnMemcachedPool(t *testing.T) {
 	held := 0
 	for _, m := range cl.nodes {
 		mc := dialText(t, m.Addr())
-		if strings.HasPrefix(mc.do("mg :1:django.contrib.sessions.cache"+c.Key+" v\r\n"), "VA") {
+		if strings.HasPrefix(mc.do("mg :1:django.contrib.sessions."+engine+c.Key+" v\r\n"), "VA") {
 			mc.reply()
 			if held == 0 {
 				m.Kill9()
