@@ -9,8 +9,8 @@ import (
 
 // StartProcess starts a helper server (nginx, php-fpm, …) that the test
 // owns: its output is shown if the test fails, and it is killed by PID when
-// the test ends.
-func StartProcess(t testing.TB, name, path string, args ...string) {
+// the test ends. It returns the process ID.
+func StartProcess(t testing.TB, name, path string, args ...string) (pid int) {
 	t.Helper()
 	if _, err := exec.LookPath(path); err != nil {
 		t.Fatalf("harness: %s not installed (make test installs it): %v", path, err)
@@ -26,6 +26,7 @@ func StartProcess(t testing.TB, name, path string, args ...string) {
 			t.Logf("%s output (tail):\n%s", name, tail(out.String(), 4096))
 		}
 	})
+	return p.pid()
 }
 
 // WaitListening waits until addr accepts TCP connections.

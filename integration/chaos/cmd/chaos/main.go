@@ -13,12 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"testing"
 	"time"
 
 	"sessionproxy/integration/chaos"
@@ -68,9 +65,10 @@ func main() {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "running %d %s (%s, replicas %d)...\n", sc.ID, sc.Name, sc.Protocol, sc.Replicas)
-			tb := &runTB{name: fmt.Sprintf("%d-%s", sc.ID, sc.Protocol), verbose: *verbose}
-			row, ok := tb.run(func() chaos.Row {
-				return chaos.Run(tb, sc, chaos.Options{Users: *users, Duration: *duration, MinOps: *ops})
+			tb := harness.NewRunner(fmt.Sprintf("chaos-%d-%s", sc.ID, sc.Protocol), *verbose)
+			var row chaos.Row
+			ok := tb.Run(func() {
+				row = chaos.Run(tb, sc, chaos.Options{Users: *users, Duration: *duration, MinOps: *ops})
 			})
 			if !ok {
 				fmt.Fprintf(os.Stderr, "scenario %d (%s) could not run\n", sc.ID, sc.Protocol)
@@ -95,73 +93,4 @@ func main() {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "chaos:", err)
 	os.Exit(2)
-}
-
-// runTB is the testing.TB the harness needs, outside go test: Fatalf ends
-// the scenario's goroutine, cleanups run when the scenario ends. Methods
-// the harness does not use are left to the embedded nil interface.
-type runTB struct {
-	testing.TB
-	name    string
-	verbose bool
-
-	mu       sync.Mutex
-	failed   bool
-	cleanups []func()
-	dirs     []string
-}
-
-func (t *runTB) run(f func() chaos.Row) (row chaos.Row, ok bool) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		row = f()
-		ok = true
-	}()
-	<-done
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-	for _, d := range t.dirs {
-		_ = os.RemoveAll(d)
-	}
-	return row, ok && !t.Failed()
-}
-
-func (t *runTB) Helper()      {}
-func (t *runTB) Name() string { return t.name }
-func (t *runTB) Cleanup(f func()) {
-	t.mu.Lock()
-	t.cleanups = append(t.cleanups, f)
-	t.mu.Unlock()
-}
-func (t *runTB) Failed() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.failed
-}
-func (t *runTB) Logf(format string, args ...any) {
-	if t.verbose {
-		fmt.Fprintf(os.Stderr, t.name+": "+format+"\n", args...)
-	}
-}
-func (t *runTB) Errorf(format string, args ...any) {
-	t.mu.Lock()
-	t.failed = true
-	t.mu.Unlock()
-	fmt.Fprintf(os.Stderr, t.name+": "+format+"\n", args...)
-}
-func (t *runTB) Fatalf(format string, args ...any) {
-	t.Errorf(format, args...)
-	runtime.Goexit()
-}
-func (t *runTB) TempDir() string {
-	d, err := os.MkdirTemp("", "chaos-")
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	t.mu.Lock()
-	t.dirs = append(t.dirs, d)
-	t.mu.Unlock()
-	return d
 }

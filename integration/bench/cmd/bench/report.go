@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sessionproxy/integration/bench"
+)
+
+func machine(o options) string {
+	var b strings.Builder
+	cpu := "unknown"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	version := func(prog string, args ...string) string {
+		out, err := exec.Command(prog, args...).CombinedOutput()
+		if err != nil {
+			return "unknown (" + err.Error() + ")"
+		}
+		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	}
+	kernel := version("uname", "-r")
+	fmt.Fprintf(&b, "**Machine:** %d CPUs (%s), Linux %s. Everything below ran on it at once, on loopback.\n\n", runtime.NumCPU(), cpu, kernel)
+	fmt.Fprintf(&b, "**Versions:** sessionproxy %s (%s); %s; %s; %s; %s; %s.\n\n",
+		version(o.proxyBinary, "--version"), runtime.Version(), version("redis-server", "--version"), version("memcached", "-V"),
+		version("nutcracker", "--version"), version("redis-benchmark", "--version"), "load generators in integration/bench (Go)")
+	return b.String()
+}
+
+// row formats one measurement with its ratios to nutcracker and to direct.
+func row(name string, r, nc, dir *bench.Result, p999 bool) string {
+	ratio := func(base *bench.Result) string {
+		if base == nil || base.OpsPerSec() == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f×", r.OpsPerSec()/base.OpsPerSec())
+	}
+	s := fmt.Sprintf("| %s | %.0f | %s | %s | %s | %s |", name, r.OpsPerSec(), ratio(nc), ratio(dir), ms(r.P50), ms(r.P99))
+	if p999 {
+		s += fmt.Sprintf(" %s | %d |", ms(r.P999), r.Errors)
+	}
+	return s + "\n"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+
+func redisBenchmarks(tb testing.TB, o options, targets []target) string {
+	path, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		tb.Fatalf("redis-benchmark not installed (Debian redis-tools): %v", err)
+	}
+	var b strings.Builder
+	args := bench.RedisBenchmarkArgs("127.0.0.1:1", 1, o.requests)
+	fmt.Fprintf(&b, "### redis-benchmark\n\n`redis-benchmark -h HOST -p PORT %s` with `-P 1` and `-P 16`.\n\n", strings.Join(skipArgs(args, "-h", "-p", "-P"), " "))
+	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms |\n|---|---|---|---|---|---|\n")
+	for _, p := range []int{1, 16} {
+		results := map[string]map[string]bench.Result{}
+		for _, t := range targets {
+			fmt.Fprintf(os.Stderr, "bench: redis-benchmark -P %d against %s\n", p, t.name)
+			ctx, cancel := deadline()
+			r, err := bench.RedisBenchmark(ctx, path, bench.RedisBenchmarkArgs(t.redis, p, o.requests))
+			cancel()
+			if err != nil {
+				tb.Fatalf("%s: %v", t.name, err)
+			}
+			results[t.name] = r
+		}
+		for _, test := range []string{"SET", "GET"} {
+			fmt.Fprintf(&b, "| **%s, -P %d** | | | | | |\n", test, p)
+			for _, t := range targets {
+				r := results[t.name][test]
+				nc, dir := results[nutcracker][test], results[direct][test]
+				b.WriteString(row(t.name, &r, &nc, &dir, false))
+			}
+		}
+	}
+	return b.String() + "\n"
+}
+
+// skipArgs drops the named flags and their values.
+func skipArgs(args []string, names ...string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if slices.Contains(names, args[i]) {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+func memcacheBenchmarks(tb testing.TB, o options, targets []target) string {
+	var b strings.Builder
+	load := bench.MemcacheLoad{Conns: 50, Ops: o.mcOps, ValueSize: 2048, Keys: 100000}
+	fmt.Fprintf(&b, "### memcached\n\nGo load generator (`integration/bench/memcache.go`): %s; a SET phase then a GET phase of keys the SET phase wrote; pipeline 1 and 16. nutcracker has no binary protocol. memcslap was not used: it reports only a total time, no latencies and no per-operation split.\n\n", load.Describe())
+	b.WriteString("| target | ops/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors |\n|---|---|---|---|---|---|---|---|\n")
+	for _, binary := range []bool{false, true} {
+		for _, p := range []int{1, 16} {
+			sets, gets := map[string]*bench.Result{}, map[string]*bench.Result{}
+			for _, t := range targets {
+				if binary && t.textOnly {
+					continue
+				}
+				l := load
+				l.Addr, l.Binary, l.Pipeline = t.mc, binary, p
+				fmt.Fprintf(os.Stderr, "bench: memcached %s against %s\n", l.Describe(), t.name)
+				ctx, cancel := deadline()
+				set, get, err := l.Run(ctx)
+				cancel()
+				if err != nil {
+					tb.Fatalf("memcached %s: %v", t.name, err)
+				}
+				sets[t.name], gets[t.name] = &set, &get
+			}
+			proto := map[bool]string{false: "text", true: "binary"}[binary]
+			for _, op := range []struct {
+				name string
+				rs   map[string]*bench.Result
+			}{{"set", sets}, {"get", gets}} {
+				fmt.Fprintf(&b, "| **%s %s, pipeline %d** | | | | | | | |\n", proto, op.name, p)
+				for _, t := range targets {
+					if r := op.rs[t.name]; r != nil {
+						b.WriteString(row(t.name, r, op.rs[nutcracker], op.rs[direct], true))
+					}
+				}
+			}
+		}
+	}
+	return b.String() + "\n"
+}
+
+func sessionBenchmarks(tb testing.TB, o options, targets []target) string {
+	var b strings.Builder
+	load := bench.SessionLoad{Workers: 50, Requests: o.sessions, Sessions: 10000, ValueSize: 2048}
+	fmt.Fprintf(&b, "### Session workload (phpredis with locking)\n\n`integration/bench/session.go`: %s. A request is: connect, `SET id_LOCK token NX PX 30000`, `GET id`, `GET id_LOCK`, `SETEX id 1440 <2 KB>` (one request in four: `EXPIRE id 1440`, phpredis's lazy write), `EVALSHA` of the unlock script (`EVAL` after `NOSCRIPT`), close. Latency is per request, connect to close.\n\n", load.Describe())
+	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors |\n|---|---|---|---|---|---|---|---|\n")
+	results := map[string]*bench.Result{}
+	for _, t := range targets {
+		l := load
+		l.Addr = t.redis
+		fmt.Fprintf(os.Stderr, "bench: session workload against %s\n", t.name)
+		ctx, cancel := deadline()
+		r, err := l.Run(ctx)
+		cancel()
+		if err != nil {
+			tb.Fatalf("session workload %s: %v", t.name, err)
+		}
+		results[t.name] = &r
+	}
+	for _, t := range targets {
+		b.WriteString(row(t.name, results[t.name], results[nutcracker], results[direct], true))
+	}
+	return b.String() + "\n"
+}
+
+func memory(tb testing.TB, o options, targets []target) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Memory\n\nRSS (`VmRSS`) of the proxy process, Redis pool: at rest, with %d idle client connections (each answered one GET), and with %d connections that each did a SET and a GET of a 2 KB value and stay open.\n\n", o.idle, o.active)
+	b.WriteString("| proxy | at rest MB | idle conns MB | per idle conn KB | per active conn KB |\n|---|---|---|---|---|\n")
+	mb := func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
+	for _, t := range targets {
+		if t.pid == 0 {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "bench: memory of %s\n", t.name)
+		rss := func() int64 {
+			time.Sleep(500 * time.Millisecond) // let the accepts settle
+			n, err := bench.RSS(t.pid)
+			if err != nil {
+				tb.Fatalf("%v", err)
+			}
+			return n
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		base := rss()
+		idle, err := bench.OpenIdle(ctx, t.redis, o.idle, false)
+		if err != nil {
+			cancel()
+			tb.Fatalf("%s: %v", t.name, err)
+		}
+		withIdle := rss()
+		idle.Close()
+		time.Sleep(time.Second)
+		before := rss()
+		active, err := bench.OpenActive(ctx, t.redis, o.active, 2048)
+		cancel()
+		if err != nil {
+			tb.Fatalf("%s: %v", t.name, err)
+		}
+		withActive := rss()
+		active.Close()
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.1f |\n", t.name, mb(base), mb(withIdle),
+			float64(withIdle-base)/1024/float64(o.idle), float64(withActive-before)/1024/float64(o.active))
+	}
+	return b.String() + "\n"
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sessionproxy/integration/harness"
+)
+
+// target is one thing a workload is measured against.
+type target struct {
+	name  string
+	redis string // RESP address, "" when it has none
+	mc    string // memcached address (text; binary too unless textOnly)
+	pid   int    // for the memory probe, 0 when not probed
+
+	textOnly bool // nutcracker speaks no memcached binary protocol
+}
+
+const (
+	direct     = "redis / memcached direct (1 node)"
+	nutcracker = "nutcracker 0.5.0"
+	spR1       = "sessionproxy replicas: 1"
+	spR2       = "sessionproxy replicas: 2"
+)
+
+func run(tb testing.TB, o options) string {
+	var redises, mcs []string
+	for range 3 {
+		redises = append(redises, harness.StartRedis(tb, harness.RedisOptions{}).Addr())
+		mcs = append(mcs, harness.StartMemcached(tb, harness.MemcachedOptions{MemoryMB: 1024}).Addr())
+	}
+	nc := startNutcracker(tb, redises, mcs)
+	sp1 := harness.StartProxy(tb, proxyConfig(tb, 1, redises, mcs))
+	sp2 := harness.StartProxy(tb, proxyConfig(tb, 2, redises, mcs))
+	targets := []target{
+		{name: direct, redis: redises[0], mc: mcs[0]},
+		nc,
+		{name: spR1, redis: sp1.Addrs()[0], mc: sp1.Addrs()[1], pid: sp1.PID()},
+		{name: spR2, redis: sp2.Addrs()[0], mc: sp2.Addrs()[1]},
+	}
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "Run of %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	md.WriteString(machine(o))
+	md.WriteString(redisBenchmarks(tb, o, targets))
+	md.WriteString(memcacheBenchmarks(tb, o, targets))
+	md.WriteString(sessionBenchmarks(tb, o, targets))
+	md.WriteString(memory(tb, o, targets))
+	return md.String()
+}
+
+func startNutcracker(tb testing.TB, redises, mcs []string) target {
+	path, err := exec.LookPath("nutcracker")
+	if err != nil {
+		tb.Fatalf("nutcracker not installed (Debian nutcracker; make bench installs it): %v", err)
+	}
+	rport, mport, sport := harness.FreePort(tb), harness.FreePort(tb), harness.FreePort(tb)
+	conf := filepath.Join(tb.TempDir(), "nutcracker.yml")
+	if err := os.WriteFile(conf, []byte(nutcrackerConfig(rport, mport, redises, mcs)), 0o644); err != nil {
+		tb.Fatalf("%v", err)
+	}
+	pid := harness.StartProcess(tb, "nutcracker", path, "-c", conf, "-s", fmt.Sprint(sport), "-a", "127.0.0.1", "-v", "4")
+	t := target{name: nutcracker, redis: fmt.Sprintf("127.0.0.1:%d", rport), mc: fmt.Sprintf("127.0.0.1:%d", mport), pid: pid, textOnly: true}
+	harness.WaitListening(tb, t.redis, 10*time.Second)
+	harness.WaitListening(tb, t.mc, 10*time.Second)
+	return t
+}
+
+// Both proxies get the same pool settings: ketama over fnv1a_64, one
+// connection per server (twemproxy's default), a 1 s timeout, no ejection.
+func nutcrackerConfig(rport, mport int, redises, mcs []string) string {
+	var b strings.Builder
+	pool := func(name string, port int, redis bool, servers []string) {
+		fmt.Fprintf(&b, "%s:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: %v\n  timeout: 1000\n  server_connections: 1\n  auto_eject_hosts: false\n  servers:\n", name, port, redis)
+		for i, s := range servers {
+			fmt.Fprintf(&b, "   - %s:1 n%d\n", s, i+1)
+		}
+	}
+	pool("redis", rport, true, redises)
+	pool("memcache", mport, false, mcs)
+	return b.String()
+}
+
+func proxyConfig(tb testing.TB, replicas int, redises, mcs []string) string {
+	var b strings.Builder
+	pool := func(name string, redis bool, servers []string) {
+		fmt.Fprintf(&b, "%s:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: %v\n  timeout: 1000\n  server_connections: 1\n  auto_eject_hosts: false\n  replicas: %d\n  servers:\n", name, harness.FreePort(tb), redis, replicas)
+		for i, s := range servers {
+			fmt.Fprintf(&b, "   - %s:1 n%d\n", s, i+1)
+		}
+	}
+	pool("redis", true, redises)
+	pool("memcache", false, mcs)
+	return b.String()
+}
