@@ -11,9 +11,10 @@ STATICCHECK ?= v0.8.2
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/sessionproxy ./cmd/sessionproxy
 
-# Installs the Debian packages the demo and the tests use, when missing.
+# Installs the Debian packages the demo and the tests use, when missing
+# (make bench adds nutcracker).
 deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -52,8 +53,14 @@ integration: build
 chaos: deps build
 	$(GO) run ./integration/chaos/cmd/chaos -proxy bin/sessionproxy
 
-bench: deps build
+# Go benchmarks of the parsers and placement, then the side-by-side run of
+# docs/benchmarks.md: direct servers, nutcracker, sessionproxy replicas 1
+# and 2 (about 15 minutes; the results replace the generated part of
+# docs/benchmarks.md).
+bench: build
+	$(MAKE) deps EXTRA_DEBS=nutcracker
 	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./sharding/...
+	$(GO) run ./integration/bench/cmd/bench -proxy bin/sessionproxy -out docs/benchmarks.md
 
 clean:
 	rm -rf bin

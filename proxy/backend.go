@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -110,6 +111,14 @@ func (bc *backendConn) writeQueuedLocked() {
 	}
 	bc.writing = true
 	nc := bc.nc
+	// Let the other runnable clients queue their requests first: they see
+	// writing set, leave theirs in the queue and park, and this write then
+	// carries them all. On loopback a small write costs as much as the
+	// receiver's whole wake-up, so fewer, larger writes are the main saving
+	// at pipeline depth 1 (docs/benchmarks.md).
+	bc.mu.Unlock()
+	runtime.Gosched()
+	bc.mu.Lock()
 	for len(bc.queue) > 0 && !bc.dead {
 		out := bc.wbuf[:0]
 		for _, c := range bc.queue {

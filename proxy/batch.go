@@ -5,6 +5,8 @@ import (
 	"time"
 )
 
+const clientBufferSize = 4 << 10
+
 // batchProtocol is what a client protocol plugs into serveBatches.
 type batchProtocol interface {
 	// parse routes every complete request at the front of buf and returns
@@ -23,7 +25,9 @@ type batchProtocol interface {
 // routed together, their replies written with one syscall, so a pipelined
 // client costs one read and one write per batch.
 func serveBatches(nc net.Conn, writeTimeout time.Duration, proto batchProtocol) {
-	buf := make([]byte, 0, 16<<10)
+	// Small to start: thousands of idle clients each hold one (issue 7's
+	// 10k-connection memory bar); it grows for pipelines and big values.
+	buf := make([]byte, 0, clientBufferSize)
 	var out []byte
 	for !proto.closing() {
 		if len(buf) == cap(buf) {
@@ -50,8 +54,8 @@ func serveBatches(nc net.Conn, writeTimeout time.Duration, proto batchProtocol) 
 		// buffer once it is no longer needed.
 		rest := copy(buf, buf[used:])
 		buf = buf[:rest]
-		if cap(buf) > 1<<20 && rest < 16<<10 {
-			buf = append(make([]byte, 0, 16<<10), buf...)
+		if cap(buf) > 1<<20 && rest < clientBufferSize {
+			buf = append(make([]byte, 0, clientBufferSize), buf...)
 		}
 		if err != nil {
 			return

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -36,6 +37,7 @@ func run() int {
 	verbose := fs.Bool("v", false, "debug logging")
 	shutdownWait := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for `make bench` profiling)")
+	threads := fs.Int("threads", 0, "CPUs that run proxy code at once (GOMAXPROCS); 0: half the machine's CPUs, at least 1, unless GOMAXPROCS is set")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -52,6 +54,7 @@ func run() int {
 		fmt.Printf("sessionproxy: configuration file '%s' syntax is ok\n", *confPath)
 		return 0
 	}
+	runtime.GOMAXPROCS(proxyThreads(*threads, runtime.NumCPU(), os.Getenv("GOMAXPROCS") != ""))
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -92,4 +95,21 @@ func run() int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// proxyThreads is the GOMAXPROCS to run with. The proxy's work is mostly
+// system calls, and it shares the machine with clients or backends more
+// often than not: on the 2-CPU benchmark machine one P served 15–30% more
+// requests than two (docs/benchmarks.md), as the runtime then hands work
+// between threads less. A GOMAXPROCS environment variable wins over the
+// default; an explicit -threads wins over both.
+func proxyThreads(flagValue, cpus int, envSet bool) int {
+	switch {
+	case flagValue > 0:
+		return flagValue
+	case envSet:
+		return runtime.GOMAXPROCS(0)
+	default:
+		return max(1, cpus/2)
+	}
 }

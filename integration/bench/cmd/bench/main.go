@@ -29,6 +29,7 @@ type options struct {
 	requests    int // redis-benchmark -n
 	mcOps       int // memcached operations per phase
 	sessions    int // session workload requests
+	rounds      int // runs per measurement; the median is reported
 	idle        int // idle connections for the memory probe
 	active      int // active connections for the memory probe
 	verbose     bool
@@ -41,10 +42,11 @@ func main() {
 	quick := flag.Bool("quick", false, "small counts: a smoke run of the harness, not figures to publish")
 	flag.StringVar(&o.proxyBinary, "proxy", "", "sessionproxy binary (default: build one from this module)")
 	flag.BoolVar(&o.verbose, "v", false, "print the servers' logs")
+	flag.IntVar(&o.rounds, "rounds", 3, "runs of each measurement against each target; the median run is reported")
 	flag.Parse()
 	o.requests, o.mcOps, o.sessions, o.idle, o.active = 200000, 100000, 20000, 10000, 1000
 	if *quick {
-		o.requests, o.mcOps, o.sessions, o.idle, o.active = 5000, 5000, 500, 500, 100
+		o.requests, o.mcOps, o.sessions, o.idle, o.active, o.rounds = 5000, 5000, 500, 500, 100, 1
 	}
 	if o.proxyBinary == "" {
 		bin, cleanup, err := buildProxy()

@@ -46,12 +46,14 @@ func run(tb testing.TB, o options) string {
 	}
 
 	var md strings.Builder
-	fmt.Fprintf(&md, "Run of %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&md, "Run of %s; every figure is the median of %d runs, the order of the targets rotating between runs.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), o.rounds)
 	md.WriteString(machine(o))
-	md.WriteString(redisBenchmarks(tb, o, targets))
-	md.WriteString(memcacheBenchmarks(tb, o, targets))
+	var goals bar
+	md.WriteString(redisBenchmarks(tb, o, targets, &goals))
+	md.WriteString(memcacheBenchmarks(tb, o, targets, &goals))
 	md.WriteString(sessionBenchmarks(tb, o, targets))
-	md.WriteString(memory(tb, o, targets))
+	md.WriteString(memory(tb, o, targets, &goals))
+	md.WriteString(goals.String())
 	return md.String()
 }
 
