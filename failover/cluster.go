@@ -53,11 +53,13 @@ var ErrRestarted = errors.New("node restarted (run id changed)")
 
 // Cluster tracks every node of one pool and runs their health loops.
 type Cluster struct {
-	cfg      Config
-	nodes    []*Node
-	prober   Prober
-	repairer Repairer
-	wake     []chan struct{}
+	cfg        Config
+	nodes      []*Node
+	prober     Prober
+	repairer   Repairer
+	wake       []chan struct{}
+	gossip     Gossip
+	gossipWake chan struct{}
 
 	onChangeMu sync.Mutex
 	onChange   []func()
@@ -74,7 +76,7 @@ func NewCluster(cfg Config, names, addrs []string, prober Prober, repairer Repai
 	if cfg.MaxMissedKeys < 1 {
 		cfg.MaxMissedKeys = 1
 	}
-	c := &Cluster{cfg: cfg, prober: prober, repairer: repairer}
+	c := &Cluster{cfg: cfg, prober: prober, repairer: repairer, gossipWake: make(chan struct{}, 1)}
 	for i := range names {
 		n := &Node{Index: i, Name: names[i], Addr: addrs[i], missed: make(map[KeyRef]uint64), lastChange: time.Now()}
 		c.nodes = append(c.nodes, n)
@@ -131,6 +133,9 @@ func (c *Cluster) transitionIf(n *Node, want State, to State, reason string) boo
 		n.downSince = n.lastChange
 	}
 	n.mu.Unlock()
+	if to != Up {
+		c.pokeGossip()
+	}
 	c.cfg.Logger.Info("node state change", "node", n.Name, "addr", n.Addr,
 		"from", from.String(), "to", to.String(), "reason", reason)
 	c.onChangeMu.Lock()
@@ -218,8 +223,11 @@ func (c *Cluster) MarkMissed(i int, db int, key []byte) {
 	}
 	n.missSeq++
 	n.missed[KeyRef{DB: db, Key: string(key)}] = n.missSeq
-	n.hasMissed.Store(true)
+	first := !n.hasMissed.Swap(true)
 	n.mu.Unlock()
+	if first {
+		c.pokeGossip()
+	}
 	c.poke(i)
 }
 
@@ -248,6 +256,13 @@ func (c *Cluster) poke(i int) {
 // Run runs one health loop per node until ctx ends.
 func (c *Cluster) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if c.gossip != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.gossipLoop(ctx)
+		}()
+	}
 	for _, n := range c.nodes {
 		wg.Add(1)
 		go func() {

@@ -75,16 +75,29 @@ func (f *fakeFleet) set(node int, alive bool, runID string) {
 
 func newTestCluster(t *testing.T, f *fakeFleet, replicated bool) (*Cluster, context.CancelFunc) {
 	t.Helper()
+	c := newUnstartedCluster(f)
+	c.cfg.Replicated = replicated
+	return c, runCluster(t, c)
+}
+
+// newUnstartedCluster is a replicated cluster of nodes a, b, c over f, with
+// fast timings, whose nodes have been seen once.
+func newUnstartedCluster(f *fakeFleet) *Cluster {
 	names := []string{"a", "b", "c"}
 	cfg := Config{
 		FailureLimit: 2, RetryTimeout: 20 * time.Millisecond, CheckInterval: 5 * time.Millisecond,
-		Timeout: 10 * time.Millisecond, MaxMissedKeys: 4, Replicated: replicated,
+		Timeout: 10 * time.Millisecond, MaxMissedKeys: 4, Replicated: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	c := NewCluster(cfg, names, names, f, f)
 	for i := range names {
 		c.ObserveRunID(i, "run-a") // as the first connections would
 	}
+	return c
+}
+
+// runCluster runs c's loops until the test ends.
+func runCluster(t *testing.T, c *Cluster) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -95,7 +108,7 @@ func newTestCluster(t *testing.T, f *fakeFleet, replicated bool) (*Cluster, cont
 		cancel()
 		<-done
 	})
-	return c, cancel
+	return cancel
 }
 
 func waitState(t *testing.T, n *Node, want State) {

@@ -51,6 +51,13 @@ type Node struct {
 	// hasMissed lets the read path skip the missed-key map lookup when the
 	// node missed nothing, which is almost always.
 	hasMissed atomic.Bool
+	// peerSuspect: another proxy in front of the same fleet has marked this
+	// node as one it cannot vouch for (see Gossip), so reads avoid it.
+	peerSuspect atomic.Bool
+	// fence is when a write this proxy could not deliver to the node may be
+	// acknowledged (unix ns): after its mark was published and every peer
+	// has polled since. 0 until published.
+	fence atomic.Int64
 
 	mu          sync.Mutex
 	lastErr     string
@@ -62,6 +69,12 @@ type Node struct {
 	transitions int64
 	downSince   time.Time
 }
+
+// Suspected reports whether another proxy marked the node as not current.
+func (n *Node) Suspected() bool { return n.peerSuspect.Load() }
+
+// current reports whether this proxy vouches for the node: UP, nothing missed.
+func (n *Node) current() bool { return n.State() == Up && !n.hasMissed.Load() }
 
 // State returns the node's current state.
 func (n *Node) State() State { return State(n.state.Load()) }

@@ -28,6 +28,8 @@ type backendCodec interface {
 	isMiss(frame []byte) bool
 	// replyError returns the text of an error reply, or "" for any other reply.
 	replyError(frame []byte) string
+	// markRequest stores a small placeholder value under key for ttl.
+	markRequest(key []byte, ttl time.Duration) []byte
 	// flushRequest empties a server.
 	flushRequest() []byte
 	// eachKey calls fn for every key stored on node.

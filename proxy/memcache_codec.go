@@ -181,6 +181,10 @@ func appendMetaSet(dst, key, data []byte, flags uint32, exptime int64, extra str
 	return append(dst, "\r\n"...)
 }
 
+func (memcacheCodec) markRequest(key []byte, ttl time.Duration) []byte {
+	return appendMetaSet(nil, key, []byte("1"), 0, int64((ttl+time.Second-1)/time.Second), "")
+}
+
 func (memcacheCodec) isMiss(frame []byte) bool { return bytes.HasPrefix(frame, []byte("EN")) }
 
 func (memcacheCodec) replyError(frame []byte) string {

@@ -83,6 +83,9 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 	if cfg.AutoEjectHosts && !p.replicated {
 		p.cluster.OnChange(p.rebuildLiveRing)
 	}
+	if p.replicated {
+		p.cluster.SetGossip(fleetGossip{p: p})
+	}
 	return p, nil
 }
 
@@ -187,8 +190,9 @@ func (p *pool) markMissed(node, db int, key []byte) {
 }
 
 // readOrder returns the owners a read should try, best first: UP owners
-// whose copy is current, then RECOVERING ones, then (as a last resort) any
-// reachable owner even if its copy may be old.
+// whose copy is current and that no other proxy marked, then RECOVERING or
+// marked ones, then (as a last resort) any reachable owner even if its copy
+// may be old.
 func (p *pool) readOrder(dst []int, owners []int, db int, key []byte) []int {
 	dst = dst[:0]
 	if !p.replicated {
@@ -199,9 +203,10 @@ func (p *pool) readOrder(dst []int, owners []int, db int, key []byte) []int {
 			n := p.cluster.Node(o)
 			st := n.State()
 			missed := n.Missed(db, key)
+			marked := n.Suspected()
 			switch {
-			case pass == 0 && st == failover.Up && !missed,
-				pass == 1 && st == failover.Recovering && !missed,
+			case pass == 0 && st == failover.Up && !missed && !marked,
+				pass == 1 && (st == failover.Recovering || st == failover.Up && marked) && !missed,
 				pass == 2 && st != failover.Down && missed:
 				dst = append(dst, o)
 			}

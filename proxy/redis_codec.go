@@ -50,6 +50,10 @@ func (c redisCodec) handshake(nc net.Conn, db int, timeout time.Duration) (strin
 	return infoField(info, "run_id"), nil
 }
 
+func (redisCodec) markRequest(key []byte, ttl time.Duration) []byte {
+	return resp.AppendCommandStrings(nil, "SET", string(key), "1", "PX", strconv.FormatInt(ttl.Milliseconds(), 10))
+}
+
 func (redisCodec) captureRequests(key []byte) [][]byte {
 	return [][]byte{
 		resp.AppendCommand(nil, []byte("PTTL"), key),

@@ -96,7 +96,7 @@ func (r *repairer) CopyAll(ctx context.Context, node int) error {
 		}
 		err := p.codec.eachKey(ctx, p, src, func(db int, key []byte) error {
 			owners := p.owners(key)
-			if !slices.Contains(owners, node) || firstUpExcept(p, owners, node) != src {
+			if isMarkKey(key) || !slices.Contains(owners, node) || firstUpExcept(p, owners, node) != src {
 				return nil
 			}
 			copied++

@@ -122,7 +122,7 @@ func (op *keyOp) result() ([]byte, error) {
 			}
 			op.order = slices.DeleteFunc(op.order, func(o int) bool {
 				n := op.p.cluster.Node(o)
-				return n.State() != failover.Up || n.Missed(op.db, op.key)
+				return n.State() != failover.Up || n.Missed(op.db, op.key) || n.Suspected()
 			})
 			if !op.nextRead() {
 				return miss, nil
@@ -165,21 +165,31 @@ func (op *keyOp) rerouted() bool {
 
 // writeResult waits for every owner. The client gets the reply of the first
 // owner (in placement order) that answered and had a current copy; owners
-// that failed are marked as having missed the key.
+// that failed are marked as having missed the key, and the reply waits
+// until the other proxies know (awaitFences).
 func (op *keyOp) writeResult() ([]byte, error) {
 	var best, fallback []byte
 	var lastErr error = ErrNoLiveServer
+	var missed []int
+	defer func() { op.p.awaitFences(missed) }()
 	for i, c := range op.calls {
 		if c == nil {
+			if op.p.replicated {
+				missed = append(missed, op.owners[i])
+			}
 			continue
 		}
 		reply, err := c.wait()
 		if err != nil {
 			lastErr = err
 			op.p.markMissed(op.owners[i], op.db, op.key)
+			missed = append(missed, op.owners[i])
 			continue
 		}
-		if best == nil && !op.p.cluster.Node(op.owners[i]).Missed(op.db, op.key) {
+		// The reply must come from a copy that was current before the write
+		// (DEL's count, a memcached delete's NOT_FOUND): not one this proxy
+		// knows missed writes, nor one another proxy has marked.
+		if n := op.p.cluster.Node(op.owners[i]); best == nil && !n.Missed(op.db, op.key) && !n.Suspected() {
 			best = reply
 		} else if fallback == nil {
 			fallback = reply
@@ -218,6 +228,10 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 	for _, s := range stripes {
 		p.stripes[s].Lock()
 	}
+	var missed []int
+	// Registered before unlock's defer, so it runs after it: a fence wait
+	// must not hold the stripes.
+	defer func() { p.awaitFences(missed) }()
 	unlocked := false
 	unlock := func() {
 		if !unlocked {
@@ -238,6 +252,7 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 			for _, k := range keys {
 				p.markMissed(decider, db, k)
 			}
+			missed = append(missed, decider)
 			continue
 		}
 		var replicaCalls []*call
@@ -250,6 +265,7 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 				for _, k := range keys {
 					p.markMissed(o, db, k)
 				}
+				missed = append(missed, o)
 				continue
 			}
 			for i, k := range keys {
@@ -261,6 +277,7 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 		for i, c := range replicaCalls {
 			if _, err := c.wait(); err != nil {
 				p.markMissed(replicaNodes[i], db, keys[i%len(keys)])
+				missed = append(missed, replicaNodes[i])
 			}
 		}
 		return reply, nil
@@ -302,6 +319,14 @@ func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, [
 		states[i] = st
 	}
 	return reply, states, nil
+}
+
+// awaitFences holds a write's reply until every node that missed it is
+// marked for the other proxies (failover.Cluster.AwaitFence).
+func (p *pool) awaitFences(nodes []int) {
+	for _, n := range nodes {
+		p.cluster.AwaitFence(p.ctx, n)
+	}
 }
 
 // sendBatch queues calls on one connection in one go, so they run back to back.

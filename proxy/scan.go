@@ -30,6 +30,9 @@ func (p *pool) upMask() uint64 {
 // although several nodes hold it, never by a node still being refilled, and
 // a node that returns during a SCAN does not change who lists what.
 func (p *pool) reportsKey(node int, key []byte, mask uint64) bool {
+	if isMarkKey(key) {
+		return false
+	}
 	if !p.replicated {
 		return true
 	}

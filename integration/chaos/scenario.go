@@ -71,11 +71,6 @@ type Scenario struct {
 	// LossExpected marks a scenario beyond the documented guarantees: the
 	// suite reports its numbers and asserts nothing.
 	LossExpected bool
-	// KnownDefect, when set, says why the proxy does not yet meet the
-	// guarantees in this scenario. The short test in `make test` reports
-	// its numbers with this reason instead of failing; `make chaos` still
-	// fails on it, so the defect stays visible until it is fixed.
-	KnownDefect string
 	// Fault injects the fault. It is called once the workload runs and
 	// must return within d (the planned run time); it sleeps with at.
 	Fault func(e *Env, at func(frac float64))

@@ -52,7 +52,6 @@ func Scenarios(protocol string) []Scenario {
 				e.Relays[0][0].Set(Pass, 0)
 			}},
 		{ID: 5, Name: "two proxies, one cut off from a backend", Protocol: protocol, Replicas: 2, Relayed: true, Proxies: 2,
-			KnownDefect: "each proxy keeps its own missed-key record and node states: writes through the cut-off proxy skip r1 without the other proxy knowing, so reads through the other proxy can see old values and old locks until r1 is repaired (issue 6, open)",
 			Fault: func(e *Env, at func(float64)) {
 				at(0.2)
 				e.Relays[1][0].Set(Blackhole, 0)

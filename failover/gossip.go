@@ -1,0 +1,145 @@
+package failover
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Gossip is how the proxies in front of one fleet tell each other, through
+// the fleet itself, which nodes they cannot vouch for. A proxy that cannot
+// reach a node (or holds writes the node missed) marks it on every node it
+// can reach; every proxy reads the marks from every node it can reach and
+// keeps reads away from a marked node until the mark runs out. Without
+// this, a proxy that still reaches the node would read values the other
+// proxy's writes skipped (docs/consistency.md, two proxies).
+type Gossip interface {
+	// Mark records on node that the named nodes are suspect, for ttl.
+	Mark(ctx context.Context, node int, suspects []string, ttl time.Duration) error
+	// Marked reports, for each name, whether node holds a live mark for it.
+	Marked(ctx context.Context, node int, names []string) ([]bool, error)
+}
+
+// SetGossip turns on mark exchange; call before Run.
+func (c *Cluster) SetGossip(g Gossip) { c.gossip = g }
+
+// markTTL is how long a mark lives without being refreshed: three polls,
+// and at least 2 s because memcached's expiry has whole seconds.
+func (c *Cluster) markTTL() time.Duration { return max(3*c.cfg.CheckInterval, 2*time.Second) }
+
+// fenceDelay is how long after a mark is published every peer has polled it:
+// one poll interval, plus half of one for a poll in progress.
+func (c *Cluster) fenceDelay() time.Duration { return c.cfg.CheckInterval + c.cfg.CheckInterval/2 }
+
+func (c *Cluster) pokeGossip() {
+	select {
+	case c.gossipWake <- struct{}{}:
+	default:
+	}
+}
+
+// gossipLoop publishes this proxy's suspects and reads everyone's, every
+// check interval and at once when a node stops being current here.
+func (c *Cluster) gossipLoop(ctx context.Context) {
+	names := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		names[i] = n.Name
+	}
+	t := time.NewTicker(c.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.gossipWake:
+		}
+		c.gossipRound(ctx, names)
+	}
+}
+
+func (c *Cluster) gossipRound(ctx context.Context, names []string) {
+	var suspects []string
+	var suspectNodes []*Node
+	for _, n := range c.nodes {
+		if n.current() {
+			n.fence.Store(0)
+			continue
+		}
+		suspects = append(suspects, n.Name)
+		suspectNodes = append(suspectNodes, n)
+	}
+	// Every reachable node at once: one that hangs until the timeout must
+	// not hold back the marks on the others.
+	marked := make([]bool, len(c.nodes))
+	published := false
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		if n.State() == Down {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+			defer cancel()
+			ok := len(suspects) > 0 && c.gossip.Mark(rctx, n.Index, suspects, c.markTTL()) == nil
+			m, err := c.gossip.Marked(rctx, n.Index, names)
+			mu.Lock()
+			defer mu.Unlock()
+			published = published || ok
+			if err == nil {
+				for i := range m {
+					marked[i] = marked[i] || m[i]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if published {
+		at := time.Now().Add(c.fenceDelay()).UnixNano()
+		for _, n := range suspectNodes {
+			n.fence.CompareAndSwap(0, at)
+		}
+	}
+	for i, n := range c.nodes {
+		if n.peerSuspect.Swap(marked[i]) != marked[i] {
+			c.cfg.Logger.Info("node marked by a proxy", "node", n.Name, "addr", n.Addr, "marked", marked[i])
+		}
+	}
+}
+
+// AwaitFence blocks a write that node i missed until every peer proxy has
+// seen the node marked (or the node is current again), so no peer reads
+// the value the write replaced from it after the client got its reply. If
+// no mark could be published (this proxy reaches no node), it gives up
+// after the timeout plus three poll intervals: then the write is
+// acknowledged anyway (documented in docs/consistency.md).
+func (c *Cluster) AwaitFence(ctx context.Context, i int) {
+	if c.gossip == nil {
+		return
+	}
+	n := c.nodes[i]
+	c.pokeGossip()
+	giveUp := time.Now().Add(c.cfg.Timeout + 3*c.cfg.CheckInterval)
+	for {
+		if n.current() {
+			return
+		}
+		now := time.Now()
+		f := n.fence.Load()
+		if (f != 0 && now.UnixNano() >= f) || now.After(giveUp) {
+			return
+		}
+		wait := 5 * time.Millisecond
+		if f != 0 {
+			wait = max(time.Duration(f-now.UnixNano()), time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
