@@ -412,7 +412,7 @@ func appendMetaAppend(key, data []byte, mode string) []byte {
 }
 
 func appendTextServerError(out []byte, err error) []byte {
-	return memcache.AppendServerError(out, strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error()))
+	return memcache.AppendServerError(out, clientErrorText(err))
 }
 
 // appendTextBackendReply passes a backend's error line through (its own
@@ -590,7 +590,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		}})
 	}
 	backendFailed := func(out []byte, err error) []byte {
-		return appendBinaryStatus(out, h, memcache.Status(0x86), "Temporary failure: "+err.Error())
+		return appendBinaryStatus(out, h, memcache.Status(0x86), "Temporary failure: "+clientErrorText(err))
 	}
 	if !s.authed && base != memcache.OpSASLListMechs && base != memcache.OpSASLAuth && base != memcache.OpQuit {
 		fail(memcache.StatusAuthError)

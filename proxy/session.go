@@ -282,11 +282,10 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 // appendBackendError turns a routing failure into an "-ERR" reply: phpredis
 // treats ERR replies as soft failures, any other prefix as fatal.
 func appendBackendError(out []byte, err error) []byte {
-	msg := err.Error()
+	msg := clientErrorText(err)
 	if !strings.HasPrefix(msg, "ERR ") && !strings.HasPrefix(msg, "WRONGTYPE") {
 		msg = "ERR sessionproxy: " + msg
 	}
-	msg = strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)
 	return redcon.AppendError(out, msg)
 }
 
