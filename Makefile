@@ -53,13 +53,14 @@ integration: build
 chaos: deps build
 	$(GO) run ./integration/chaos/cmd/chaos -proxy bin/sessionproxy
 
-# Go benchmarks of the parsers and placement, then the side-by-side run of
+# Go benchmarks of the parsers, placement and the proxy hot path (over fake
+# in-process backends, allocations reported), then the side-by-side run of
 # docs/benchmarks.md: direct servers, nutcracker, sessionproxy replicas 1
 # and 2 (about 15 minutes; the results replace the generated part of
 # docs/benchmarks.md).
 bench: build
 	$(MAKE) deps EXTRA_DEBS=nutcracker
-	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./sharding/...
+	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./sharding/... ./proxy/
 	$(GO) run ./integration/bench/cmd/bench -proxy bin/sessionproxy -out docs/benchmarks.md
 
 clean:

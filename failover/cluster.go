@@ -273,7 +273,9 @@ func (c *Cluster) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (c *Cluster) watch(ctx context.Context, n *Node) {
+// every calls f every check interval, and at once when wake fires, until
+// ctx ends.
+func (c *Cluster) every(ctx context.Context, wake <-chan struct{}, f func()) {
 	t := time.NewTicker(c.cfg.CheckInterval)
 	defer t.Stop()
 	for {
@@ -281,18 +283,27 @@ func (c *Cluster) watch(ctx context.Context, n *Node) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-c.wake[n.Index]:
+		case <-wake:
 		}
-		switch n.State() {
-		case Up, Recovering:
-			c.checkLive(ctx, n)
-		case Down:
-			n.mu.Lock()
-			resting := time.Since(n.downSince) < c.cfg.RetryTimeout
-			n.mu.Unlock()
-			if !resting {
-				c.tryRejoin(ctx, n)
-			}
+		f()
+	}
+}
+
+func (c *Cluster) watch(ctx context.Context, n *Node) {
+	c.every(ctx, c.wake[n.Index], func() { c.check(ctx, n) })
+}
+
+// check runs one health step of n according to its state.
+func (c *Cluster) check(ctx context.Context, n *Node) {
+	switch n.State() {
+	case Up, Recovering:
+		c.checkLive(ctx, n)
+	case Down:
+		n.mu.Lock()
+		resting := time.Since(n.downSince) < c.cfg.RetryTimeout
+		n.mu.Unlock()
+		if !resting {
+			c.tryRejoin(ctx, n)
 		}
 	}
 }

@@ -45,17 +45,7 @@ func (c *Cluster) gossipLoop(ctx context.Context) {
 	for i, n := range c.nodes {
 		names[i] = n.Name
 	}
-	t := time.NewTicker(c.cfg.CheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.gossipWake:
-		}
-		c.gossipRound(ctx, names)
-	}
+	c.every(ctx, c.gossipWake, func() { c.gossipRound(ctx, names) })
 }
 
 func (c *Cluster) gossipRound(ctx context.Context, names []string) {

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sessionproxy/integration/harness"
 )
 
-// unlockScript is phpredis 5.3.7's session lock release (redis_session.c),
-// sent as EVALSHA first and as EVAL after -NOSCRIPT.
+// phpredis 5.3.7's session lock release, sent as EVALSHA first and as EVAL
+// after -NOSCRIPT.
 const (
-	unlockScript = `if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end`
-	unlockSHA    = "b70c2384248f88e6b75b9f89241a180f856ad852"
+	unlockScript = harness.PhpredisUnlockScript
+	unlockSHA    = harness.PhpredisUnlockSHA
 )
 
 // phpredisUnlock releases a lock the way phpredis does: EVALSHA, and on any

@@ -11,12 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-)
 
-// unlockScript is phpredis 5.3.7's lock release (session-clients.md §1).
-const (
-	unlockScript    = `if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end`
-	unlockScriptSHA = "b70c2384248f88e6b75b9f89241a180f856ad852"
+	"sessionproxy/integration/harness"
 )
 
 // SessionLoad is the PHP request pattern of phpredis with
@@ -131,9 +127,9 @@ func (l SessionLoad) request(ctx context.Context, sid, token string, value []byt
 			return check(r, err, "+OK")
 		},
 		func() error {
-			r, err := rc.do("EVALSHA", unlockScriptSHA, "1", lock, token)
+			r, err := rc.do("EVALSHA", harness.PhpredisUnlockSHA, "1", lock, token)
 			if err == nil && bytes.HasPrefix(r, []byte("-NOSCRIPT")) {
-				r, err = rc.do("EVAL", unlockScript, "1", lock, token)
+				r, err = rc.do("EVAL", harness.PhpredisUnlockScript, "1", lock, token)
 			}
 			return check(r, err, ":1", ":0")
 		},

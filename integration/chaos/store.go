@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sessionproxy/integration/harness"
 )
 
 // unlockScript is phpredis's session unlock: delete the lock only if it
 // still holds this process's token.
-const unlockScript = `if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end`
+const unlockScript = harness.PhpredisUnlockScript
 
 // RedisStore is a Store over go-redis, retries off, so every error the proxy
 // returns is counted.

@@ -1,0 +1,194 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sessionproxy/protocol/resp"
+	"sessionproxy/proxy/config"
+)
+
+// fakeRedis answers just enough RESP for the proxy's hot path to be
+// measured without a real server's cost: GET gets a value of valueSize
+// bytes, INFO a run_id, HELLO an error (go-redis then speaks RESP2),
+// anything else +OK. Benchmarks only: the tests use real redis-server.
+func fakeRedis(b *testing.B, valueSize int) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	value := fmt.Appendf(nil, "$%d\r\n%s\r\n", valueSize, bytes.Repeat([]byte{'v'}, valueSize))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveFake(c, value)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func serveFake(c net.Conn, value []byte) {
+	defer c.Close()
+	var p resp.Parser
+	buf := make([]byte, 0, 64<<10)
+	var out []byte
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		if err != nil {
+			return
+		}
+		buf = buf[:len(buf)+n]
+		start := 0
+		out = out[:0]
+		for start < len(buf) {
+			args, used, err := p.Parse(buf[start:])
+			if err != nil || used == 0 {
+				break
+			}
+			start += used
+			switch strings.ToUpper(string(args[0])) {
+			case "GET":
+				out = append(out, value...)
+			case "INFO":
+				out = append(out, "$19\r\nrun_id:fake-backend\r\n"...)
+			case "HELLO":
+				out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
+			case "PING":
+				out = append(out, "+PONG\r\n"...)
+			default:
+				out = append(out, "+OK\r\n"...)
+			}
+		}
+		buf = buf[:copy(buf, buf[start:])]
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// benchmarkProxy runs b.N requests through a proxy pool over 3 fake
+// backends, pipelined depth at a time on one client connection, and
+// reports allocations per request across the whole proxy.
+func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byte) {
+	var servers strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeRedis(b, 2048), i)
+	}
+	conf := filepath.Join(b.TempDir(), "bench.yml")
+	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n  replicas: %d\n  servers:\n%s", replicas, servers.String())
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pools, err := config.Load(conf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := New(ctx, pools, Options{Version: "bench", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	c, err := net.Dial("tcp", srv.Addrs()["bench"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 256<<10)
+	var req []byte
+	var sc resp.ReplyScanner
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(depth, b.N-done)
+		req = req[:0]
+		for i := range n {
+			req = append(req, command(done+i)...)
+		}
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for range n {
+			if err := readReply(r, &sc); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += n
+	}
+}
+
+func readReply(r *bufio.Reader, sc *resp.ReplyScanner) error {
+	want := 1
+	for {
+		buf, err := r.Peek(want)
+		if err != nil {
+			return err
+		}
+		buf, _ = r.Peek(r.Buffered())
+		n, err := sc.Scan(buf)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			if buf[0] == '-' {
+				return fmt.Errorf("error reply %q", buf[:n])
+			}
+			_, err := r.Discard(n)
+			return err
+		}
+		want = len(buf) + 1
+	}
+}
+
+// commands builds 1000 requests up front, so the benchmark loop itself
+// allocates nothing and allocs/op are the proxy's.
+func commands(build func(key string) []byte) func(i int) []byte {
+	reqs := make([][]byte, 1000)
+	for i := range reqs {
+		reqs[i] = build(fmt.Sprintf("sess:%d", i))
+	}
+	return func(i int) []byte { return reqs[i%len(reqs)] }
+}
+
+var (
+	getCommand = commands(func(k string) []byte { return resp.AppendCommandStrings(nil, "GET", k) })
+	setCommand = commands(func(k string) []byte {
+		return resp.AppendCommandStrings(nil, "SETEX", k, "1440", strings.Repeat("s", 2048))
+	})
+)
+
+func BenchmarkProxyGET(b *testing.B) {
+	for _, r := range []int{1, 2} {
+		for _, depth := range []int{1, 16} {
+			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkProxy(b, r, depth, getCommand) })
+		}
+	}
+}
+
+func BenchmarkProxySETEX(b *testing.B) {
+	for _, r := range []int{1, 2} {
+		for _, depth := range []int{1, 16} {
+			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkProxy(b, r, depth, setCommand) })
+		}
+	}
+}
