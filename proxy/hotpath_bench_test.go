@@ -140,11 +140,10 @@ func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byt
 func readReply(r *bufio.Reader, sc *resp.ReplyScanner) error {
 	want := 1
 	for {
-		buf, err := r.Peek(want)
-		if err != nil {
+		if _, err := r.Peek(want); err != nil {
 			return err
 		}
-		buf, _ = r.Peek(r.Buffered())
+		buf, _ := r.Peek(r.Buffered())
 		n, err := sc.Scan(buf)
 		if err != nil {
 			return err
