@@ -273,10 +273,9 @@ func (c *Cluster) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// every calls f every check interval, and at once when wake fires, until
-// ctx ends.
-func (c *Cluster) every(ctx context.Context, wake <-chan struct{}, f func()) {
-	t := time.NewTicker(c.cfg.CheckInterval)
+// every calls f every interval, and at once when wake fires, until ctx ends.
+func (c *Cluster) every(ctx context.Context, interval time.Duration, wake <-chan struct{}, f func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -290,7 +289,7 @@ func (c *Cluster) every(ctx context.Context, wake <-chan struct{}, f func()) {
 }
 
 func (c *Cluster) watch(ctx context.Context, n *Node) {
-	c.every(ctx, c.wake[n.Index], func() { c.check(ctx, n) })
+	c.every(ctx, c.cfg.CheckInterval, c.wake[n.Index], func() { c.check(ctx, n) })
 }
 
 // check runs one health step of n according to its state.

@@ -23,13 +23,23 @@ type Gossip interface {
 // SetGossip turns on mark exchange; call before Run.
 func (c *Cluster) SetGossip(g Gossip) { c.gossip = g }
 
-// markTTL is how long a mark lives without being refreshed: three polls,
-// and at least 2 s because memcached's expiry has whole seconds.
+// maxGossipInterval caps how often marks are exchanged, whatever the
+// health check interval: the fence below (the stall of the first writes a
+// failed node misses) is 1.5 polls, and a poll is one small pipelined
+// round trip per node.
+const maxGossipInterval = 100 * time.Millisecond
+
+// gossipInterval is how often marks are published and read.
+func (c *Cluster) gossipInterval() time.Duration { return min(c.cfg.CheckInterval, maxGossipInterval) }
+
+// markTTL is how long a mark lives without being refreshed: three health
+// check intervals, and at least 2 s because memcached's expiry has whole
+// seconds.
 func (c *Cluster) markTTL() time.Duration { return max(3*c.cfg.CheckInterval, 2*time.Second) }
 
 // fenceDelay is how long after a mark is published every peer has polled it:
 // one poll interval, plus half of one for a poll in progress.
-func (c *Cluster) fenceDelay() time.Duration { return c.cfg.CheckInterval + c.cfg.CheckInterval/2 }
+func (c *Cluster) fenceDelay() time.Duration { return c.gossipInterval() + c.gossipInterval()/2 }
 
 func (c *Cluster) pokeGossip() {
 	select {
@@ -39,13 +49,13 @@ func (c *Cluster) pokeGossip() {
 }
 
 // gossipLoop publishes this proxy's suspects and reads everyone's, every
-// check interval and at once when a node stops being current here.
+// gossip interval and at once when a node stops being current here.
 func (c *Cluster) gossipLoop(ctx context.Context) {
 	names := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
 		names[i] = n.Name
 	}
-	c.every(ctx, c.gossipWake, func() { c.gossipRound(ctx, names) })
+	c.every(ctx, c.gossipInterval(), c.gossipWake, func() { c.gossipRound(ctx, names) })
 }
 
 func (c *Cluster) gossipRound(ctx context.Context, names []string) {
@@ -104,7 +114,7 @@ func (c *Cluster) gossipRound(ctx context.Context, names []string) {
 // seen the node marked (or the node is current again), so no peer reads
 // the value the write replaced from it after the client got its reply. If
 // no mark could be published (this proxy reaches no node), it gives up
-// after the timeout plus three poll intervals: then the write is
+// after the timeout plus three gossip intervals: then the write is
 // acknowledged anyway (documented in docs/consistency.md).
 func (c *Cluster) AwaitFence(ctx context.Context, i int) {
 	if c.gossip == nil {
@@ -112,7 +122,7 @@ func (c *Cluster) AwaitFence(ctx context.Context, i int) {
 	}
 	n := c.nodes[i]
 	c.pokeGossip()
-	giveUp := time.Now().Add(c.cfg.Timeout + 3*c.cfg.CheckInterval)
+	giveUp := time.Now().Add(c.cfg.Timeout + 3*c.gossipInterval())
 	for {
 		if n.current() {
 			return
