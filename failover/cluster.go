@@ -59,6 +59,7 @@ type Cluster struct {
 	repairer   Repairer
 	wake       []chan struct{}
 	gossip     Gossip
+	gossipID   string
 	gossipWake chan struct{}
 
 	onChangeMu sync.Mutex

@@ -2,6 +2,8 @@ package failover
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -14,14 +16,24 @@ import (
 // this, a proxy that still reaches the node would read values the other
 // proxy's writes skipped (docs/consistency.md, two proxies).
 type Gossip interface {
-	// Mark records on node that the named nodes are suspect, for ttl.
-	Mark(ctx context.Context, node int, suspects []string, ttl time.Duration) error
-	// Marked reports, for each name, whether node holds a live mark for it.
-	Marked(ctx context.Context, node int, names []string) ([]bool, error)
+	// Mark records on node that the named nodes are suspect, signed by the
+	// marking proxy's id, for ttl.
+	Mark(ctx context.Context, node int, suspects []string, id string, ttl time.Duration) error
+	// Marked returns, for each name, the id of the proxy whose live mark
+	// node holds ("" for none). Two proxies marking one node share the key:
+	// the latest one's id is there.
+	Marked(ctx context.Context, node int, names []string) ([]string, error)
 }
 
-// SetGossip turns on mark exchange; call before Run.
-func (c *Cluster) SetGossip(g Gossip) { c.gossip = g }
+// SetGossip turns on mark exchange; call before Run. Marks are signed with
+// a random id of this process, so a proxy does not keep its reads away
+// from a node it has itself repaired because of its own lingering mark.
+func (c *Cluster) SetGossip(g Gossip) {
+	c.gossip = g
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	c.gossipID = hex.EncodeToString(b[:])
+}
 
 // maxGossipInterval caps how often marks are exchanged, whatever the
 // health check interval: the fence below (the stall of the first writes a
@@ -71,7 +83,7 @@ func (c *Cluster) gossipRound(ctx context.Context, names []string) {
 	}
 	// Every reachable node at once: one that hangs until the timeout must
 	// not hold back the marks on the others.
-	marked := make([]bool, len(c.nodes))
+	markers := make([][]string, len(c.nodes))
 	published := false
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -84,30 +96,55 @@ func (c *Cluster) gossipRound(ctx context.Context, names []string) {
 			defer wg.Done()
 			rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 			defer cancel()
-			ok := len(suspects) > 0 && c.gossip.Mark(rctx, n.Index, suspects, c.markTTL()) == nil
+			ok := len(suspects) > 0 && c.gossip.Mark(rctx, n.Index, suspects, c.gossipID, c.markTTL()) == nil
 			m, err := c.gossip.Marked(rctx, n.Index, names)
 			mu.Lock()
 			defer mu.Unlock()
 			published = published || ok
 			if err == nil {
 				for i := range m {
-					marked[i] = marked[i] || m[i]
+					markers[i] = append(markers[i], m[i])
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	now := time.Now()
 	if published {
-		at := time.Now().Add(c.fenceDelay()).UnixNano()
+		at := now.Add(c.fenceDelay()).UnixNano()
 		for _, n := range suspectNodes {
 			n.fence.CompareAndSwap(0, at)
+			n.lastOwnMark.Store(now.UnixNano())
 		}
+	}
+	marked := make([]bool, len(c.nodes))
+	for i, n := range c.nodes {
+		marked[i] = c.markedByPeer(n, markers[i], now)
 	}
 	for i, n := range c.nodes {
 		if n.peerSuspect.Swap(marked[i]) != marked[i] {
 			c.cfg.Logger.Info("node marked by a proxy", "node", n.Name, "addr", n.Addr, "marked", marked[i])
 		}
 	}
+}
+
+// markedByPeer decides from the ids found in a node's mark key (one per
+// node read) whether another proxy marks it. A mark signed by this proxy
+// does not count, except within two polls of this proxy's last own mark:
+// another proxy marking the same node overwrites the key with its own id
+// on its next refresh, one poll later.
+func (c *Cluster) markedByPeer(n *Node, ids []string, now time.Time) bool {
+	own := false
+	for _, id := range ids {
+		switch id {
+		case "":
+		case c.gossipID:
+			own = true
+		default:
+			return true
+		}
+	}
+	return own && now.UnixNano() < n.lastOwnMark.Load()+int64(2*c.gossipInterval())
 }
 
 // AwaitFence blocks a write that node i missed until every peer proxy has

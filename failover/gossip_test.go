@@ -9,10 +9,15 @@ import (
 )
 
 // markStore is the fleet as the proxies' marks see it: per node, the names
-// marked and until when.
+// marked, by whom and until when.
 type markStore struct {
 	mu    sync.Mutex
-	marks map[int]map[string]time.Time
+	marks map[int]map[string]mark
+}
+
+type mark struct {
+	id    string
+	until time.Time
 }
 
 // gossipView is one proxy's access to the store: nodes it cannot reach fail.
@@ -30,30 +35,32 @@ func (g gossipView) reach(node int) error {
 	return nil
 }
 
-func (g gossipView) Mark(ctx context.Context, node int, suspects []string, ttl time.Duration) error {
+func (g gossipView) Mark(ctx context.Context, node int, suspects []string, id string, ttl time.Duration) error {
 	if err := g.reach(node); err != nil {
 		return err
 	}
 	g.s.mu.Lock()
 	defer g.s.mu.Unlock()
 	if g.s.marks[node] == nil {
-		g.s.marks[node] = map[string]time.Time{}
+		g.s.marks[node] = map[string]mark{}
 	}
 	for _, name := range suspects {
-		g.s.marks[node][name] = time.Now().Add(ttl)
+		g.s.marks[node][name] = mark{id: id, until: time.Now().Add(ttl)}
 	}
 	return nil
 }
 
-func (g gossipView) Marked(ctx context.Context, node int, names []string) ([]bool, error) {
+func (g gossipView) Marked(ctx context.Context, node int, names []string) ([]string, error) {
 	if err := g.reach(node); err != nil {
 		return nil, err
 	}
 	g.s.mu.Lock()
 	defer g.s.mu.Unlock()
-	out := make([]bool, len(names))
+	out := make([]string, len(names))
 	for i, name := range names {
-		out[i] = time.Now().Before(g.s.marks[node][name])
+		if m := g.s.marks[node][name]; time.Now().Before(m.until) {
+			out[i] = m.id
+		}
 	}
 	return out, nil
 }
@@ -74,7 +81,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // missed wait until B has had a poll to see the mark; when A has repaired a
 // the mark runs out.
 func TestPeerMarksKeepReadsOffANodeAnotherProxyCannotReach(t *testing.T) {
-	store := &markStore{marks: map[int]map[string]time.Time{}}
+	store := &markStore{marks: map[int]map[string]mark{}}
 	fleetA, fleetB := newFakeFleet(3), newFakeFleet(3)
 	a := newUnstartedCluster(fleetA)
 	a.SetGossip(gossipView{s: store, fleet: fleetA})
@@ -106,11 +113,18 @@ func TestPeerMarksKeepReadsOffANodeAnotherProxyCannotReach(t *testing.T) {
 
 	fleetA.set(0, true, "")
 	waitFor(t, "A repairs node a", func() bool { return a.Node(0).current() })
+	// A's own mark lingers on b and c until its TTL, but A reads from the
+	// node it repaired itself within two polls (its read-miss repair must
+	// see it); B keeps away from it until the mark runs out.
+	waitFor(t, "A to stop avoiding the node it repaired", func() bool { return !a.Node(0).Suspected() })
+	if !b.Node(0).Suspected() {
+		t.Error("B stopped avoiding node a before A's mark ran out")
+	}
 	waitFor(t, "the mark on node a to run out", func() bool { return !b.Node(0).Suspected() })
 }
 
 func TestAwaitFenceGivesUpWhenNoMarkCanBePublished(t *testing.T) {
-	store := &markStore{marks: map[int]map[string]time.Time{}}
+	store := &markStore{marks: map[int]map[string]mark{}}
 	fleet := newFakeFleet(3)
 	c := newUnstartedCluster(fleet)
 	c.SetGossip(gossipView{s: store, fleet: fleet})

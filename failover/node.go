@@ -58,6 +58,9 @@ type Node struct {
 	// acknowledged (unix ns): after its mark was published and every peer
 	// has polled since. 0 until published.
 	fence atomic.Int64
+	// lastOwnMark is when this proxy last published a mark for the node
+	// (unix ns).
+	lastOwnMark atomic.Int64
 
 	mu          sync.Mutex
 	lastErr     string

@@ -28,8 +28,12 @@ type backendCodec interface {
 	isMiss(frame []byte) bool
 	// replyError returns the text of an error reply, or "" for any other reply.
 	replyError(frame []byte) string
-	// markRequest stores a small placeholder value under key for ttl.
-	markRequest(key []byte, ttl time.Duration) []byte
+	// markRequest stores value under key for ttl.
+	markRequest(key, value []byte, ttl time.Duration) []byte
+	// getRequest reads key's value; parseGet reads its reply (ok false: no
+	// such key).
+	getRequest(key []byte) []byte
+	parseGet(reply []byte) (value []byte, ok bool, err error)
 	// flushRequest empties a server.
 	flushRequest() []byte
 	// eachKey calls fn for every key stored on node.

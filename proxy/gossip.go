@@ -25,11 +25,11 @@ type fleetGossip struct{ p *pool }
 
 var _ failover.Gossip = fleetGossip{}
 
-func (g fleetGossip) Mark(ctx context.Context, node int, suspects []string, ttl time.Duration) error {
+func (g fleetGossip) Mark(ctx context.Context, node int, suspects []string, id string, ttl time.Duration) error {
 	p := g.p
 	cs := make([]*call, len(suspects))
 	for i, s := range suspects {
-		cs[i] = newCall(node, p.codec.markRequest(markKey(s), ttl))
+		cs[i] = newCall(node, p.codec.markRequest(markKey(s), []byte(id), ttl))
 	}
 	p.sendBatch(node, p.cfg.RedisDB, 0, cs)
 	for i, c := range cs {
@@ -44,21 +44,24 @@ func (g fleetGossip) Mark(ctx context.Context, node int, suspects []string, ttl 
 	return ctx.Err()
 }
 
-func (g fleetGossip) Marked(ctx context.Context, node int, names []string) ([]bool, error) {
+func (g fleetGossip) Marked(ctx context.Context, node int, names []string) ([]string, error) {
 	p := g.p
-	var cs []*call
-	for _, name := range names {
-		cs = append(cs, p.captureCalls(node, markKey(name))...)
+	cs := make([]*call, len(names))
+	for i, name := range names {
+		cs[i] = newCall(node, p.codec.getRequest(markKey(name)))
 	}
 	p.sendBatch(node, p.cfg.RedisDB, 0, cs)
-	per := len(cs) / len(names)
-	out := make([]bool, len(names))
-	for i := range names {
-		st, err := p.readState(cs[per*i : per*(i+1)])
+	out := make([]string, len(names))
+	for i, c := range cs {
+		reply, err := c.wait()
 		if err != nil {
 			return nil, err
 		}
-		out[i] = st.exists
+		id, _, err := p.codec.parseGet(reply)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = string(id)
 	}
 	return out, ctx.Err()
 }

@@ -181,8 +181,23 @@ func appendMetaSet(dst, key, data []byte, flags uint32, exptime int64, extra str
 	return append(dst, "\r\n"...)
 }
 
-func (memcacheCodec) markRequest(key []byte, ttl time.Duration) []byte {
-	return appendMetaSet(nil, key, []byte("1"), 0, int64((ttl+time.Second-1)/time.Second), "")
+func (memcacheCodec) markRequest(key, value []byte, ttl time.Duration) []byte {
+	return appendMetaSet(nil, key, value, 0, int64((ttl+time.Second-1)/time.Second), "")
+}
+
+func (memcacheCodec) getRequest(key []byte) []byte {
+	return append(append([]byte("mg "), key...), " v\r\n"...)
+}
+
+func (memcacheCodec) parseGet(reply []byte) ([]byte, bool, error) {
+	if bytes.HasPrefix(reply, []byte("EN")) {
+		return nil, false, nil
+	}
+	_, data, ok := splitMetaValue(reply)
+	if !ok {
+		return nil, false, fmt.Errorf("unexpected mg reply %.60q", reply)
+	}
+	return data, true, nil
 }
 
 func (memcacheCodec) isMiss(frame []byte) bool { return bytes.HasPrefix(frame, []byte("EN")) }
@@ -198,8 +213,10 @@ func (memcacheCodec) replyError(frame []byte) string {
 
 func (memcacheCodec) flushRequest() []byte { return []byte("flush_all\r\n") }
 
-// eachKey lists a node's keys with `lru_crawler metadump all`, on a
-// connection of its own: memcached refuses it inside a pipeline.
+// eachKey lists a node's keys with `lru_crawler metadump hash`, on a
+// connection of its own: memcached refuses it inside a pipeline. The hash
+// walk, unlike `metadump all`'s walk of the LRUs, does not skip items that
+// reads move in their LRU while it runs (a resync under load lost some).
 func (memcacheCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {
 	addr := p.nodes[node].addr
 	d := net.Dialer{Timeout: p.cfg.Timeout}
@@ -211,7 +228,7 @@ func (memcacheCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db 
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	nc.SetDeadline(time.Now().Add(10 * time.Minute))
-	if _, err := nc.Write([]byte("lru_crawler metadump all\r\n")); err != nil {
+	if _, err := nc.Write([]byte("lru_crawler metadump hash\r\n")); err != nil {
 		return fmt.Errorf("metadump %s: %w", addr, err)
 	}
 	sc := bufio.NewScanner(nc)

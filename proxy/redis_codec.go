@@ -50,8 +50,21 @@ func (c redisCodec) handshake(nc net.Conn, db int, timeout time.Duration) (strin
 	return infoField(info, "run_id"), nil
 }
 
-func (redisCodec) markRequest(key []byte, ttl time.Duration) []byte {
-	return resp.AppendCommandStrings(nil, "SET", string(key), "1", "PX", strconv.FormatInt(ttl.Milliseconds(), 10))
+func (redisCodec) markRequest(key, value []byte, ttl time.Duration) []byte {
+	return resp.AppendCommand(nil, []byte("SET"), key, value, []byte("PX"), strconv.AppendInt(nil, ttl.Milliseconds(), 10))
+}
+
+func (redisCodec) getRequest(key []byte) []byte { return resp.AppendCommand(nil, []byte("GET"), key) }
+
+func (redisCodec) parseGet(reply []byte) ([]byte, bool, error) {
+	if resp.IsNull(reply) {
+		return nil, false, nil
+	}
+	v, ok := resp.Bulk(reply)
+	if !ok {
+		return nil, false, fmt.Errorf("unexpected GET reply %.60q", reply)
+	}
+	return v, true, nil
 }
 
 func (redisCodec) captureRequests(key []byte) [][]byte {
