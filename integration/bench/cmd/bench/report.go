@@ -35,7 +35,7 @@ func machine(o options) string {
 	}
 	kernel := version("uname", "-r")
 	fmt.Fprintf(&b, "**Machine:** %d CPUs (%s), Linux %s. Everything below ran on it at once, on loopback.\n\n", runtime.NumCPU(), cpu, kernel)
-	fmt.Fprintf(&b, "**Versions:** sessionproxy %s (%s); %s; %s; %s; %s; %s.\n\n",
+	fmt.Fprintf(&b, "**Versions:** %s (%s); %s; %s; %s; %s; %s.\n\n",
 		version(o.proxyBinary, "--version"), runtime.Version(), version("redis-server", "--version"), version("memcached", "-V"),
 		version("nutcracker", "--version"), version("redis-benchmark", "--version"), "load generators in integration/bench (Go)")
 	return b.String()
