@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestScanListsEveryKeyOnce: SCAN (connect-redis's all/length/clear) and
@@ -100,4 +101,66 @@ func verify(t *testing.T, what string, seen map[string]int, want int) bool {
 		return false
 	}
 	return true
+}
+
+// TestMarksOfOtherProxiesAreHidden: the keys through which proxies mark
+// servers for each other (__sessionproxy:suspect:<name>) are not the
+// clients' keys: SCAN and KEYS do not list them, and a mark on a server
+// keeps the proxy's reads on the other copy.
+func TestMarksOfOtherProxiesAreHidden(t *testing.T) {
+	cl := startCluster(t, clusterConfig{})
+	ctx := t.Context()
+	c := cl.proxy.Client(0)
+	if err := c.Set(ctx, "sess:one", "v1", sessionTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h := cl.holders(ctx, 0, "sess:one")
+	if len(h) != 2 {
+		t.Fatalf("sess:one on %v, want 2 servers", h)
+	}
+	// Another proxy marks one holder, whose copy is then made old behind
+	// every proxy's back: reads must come from the other copy. Each holder
+	// in turn, so the first owner in placement order is among them.
+	for _, marked := range h {
+		markKey := "__sessionproxy:suspect:" + cl.name(marked)
+		for i := range cl.nodes {
+			if err := cl.backendClient(i, 0).Set(ctx, markKey, "other-proxy", 10*time.Second).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.backendClient(marked, 0).Set(ctx, "sess:one", "old", sessionTTL).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // three mark polls
+		if got := c.Get(ctx, "sess:one").Val(); got != "v1" {
+			t.Fatalf("with %s marked by another proxy GET = %q, want v1 from the other copy", cl.name(marked), got)
+		}
+		if err := cl.backendClient(marked, 0).Set(ctx, "sess:one", "v1", sessionTTL).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range cl.nodes {
+			cl.backendClient(i, 0).Del(ctx, markKey)
+		}
+	}
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scanned []string
+	var cursor uint64
+	for range 100 {
+		page, next, err := c.Scan(ctx, cursor, "*", 100).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanned = append(scanned, page...)
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	for _, list := range [][]string{keys, scanned} {
+		if len(list) != 1 || list[0] != "sess:one" {
+			t.Errorf("listed keys %v, want only sess:one", list)
+		}
+	}
 }
