@@ -158,7 +158,11 @@ func (c *Cluster) AwaitFence(ctx context.Context, i int) {
 		return
 	}
 	n := c.nodes[i]
-	c.pokeGossip()
+	if n.fence.Load() == 0 {
+		// Not published yet: publish now rather than at the next tick. Once
+		// the fence is set, writes during the outage wake nothing.
+		c.pokeGossip()
+	}
 	giveUp := time.Now().Add(c.cfg.Timeout + 3*c.gossipInterval())
 	for {
 		if n.current() {

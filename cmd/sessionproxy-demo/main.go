@@ -45,44 +45,41 @@ func run() error {
 		}
 	}()
 
-	var servers []string
-	for i := 1; i <= 3; i++ {
-		p, err := freePort()
-		if err != nil {
-			return err
+	// startBackends starts three servers of one kind on free ports and
+	// returns their config lines (addr:1 nameN).
+	startBackends := func(name string, args func(i, port int) []string) ([]string, error) {
+		var lines []string
+		for i := 1; i <= 3; i++ {
+			p, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			cmd := exec.Command(name, args(i, p)...)
+			if err := cmd.Start(); err != nil {
+				return nil, fmt.Errorf("start %s (is it installed? make run installs it): %w", name, err)
+			}
+			procs = append(procs, cmd)
+			addr := fmt.Sprintf("127.0.0.1:%d", p)
+			if err := waitListening(addr, 10*time.Second); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", name, addr, err)
+			}
+			lines = append(lines, fmt.Sprintf("   - %s:1 %s%d", addr, strings.TrimSuffix(name, "-server"), i))
+			fmt.Printf("started %s pid %d on %s\n", name, cmd.Process.Pid, addr)
 		}
-		cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(p),
-			"--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", fmt.Sprintf("redis%d.rdb", i))
-		cmd.Stdout, cmd.Stderr = nil, nil
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start redis-server (is it installed? make run installs it): %w", err)
-		}
-		procs = append(procs, cmd)
-		addr := fmt.Sprintf("127.0.0.1:%d", p)
-		if err := waitListening(addr, 10*time.Second); err != nil {
-			return fmt.Errorf("redis-server %s: %w", addr, err)
-		}
-		servers = append(servers, fmt.Sprintf("   - %s:1 redis%d", addr, i))
-		fmt.Printf("started redis-server pid %d on %s\n", cmd.Process.Pid, addr)
+		return lines, nil
 	}
-
-	var mcServers []string
-	for i := 1; i <= 3; i++ {
-		p, err := freePort()
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command("memcached", "-l", "127.0.0.1", "-p", fmt.Sprint(p), "-U", "0", "-u", "nobody")
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start memcached (is it installed? make run installs it): %w", err)
-		}
-		procs = append(procs, cmd)
-		addr := fmt.Sprintf("127.0.0.1:%d", p)
-		if err := waitListening(addr, 10*time.Second); err != nil {
-			return fmt.Errorf("memcached %s: %w", addr, err)
-		}
-		mcServers = append(mcServers, fmt.Sprintf("   - %s:1 memcached%d", addr, i))
-		fmt.Printf("started memcached pid %d on %s\n", cmd.Process.Pid, addr)
+	servers, err := startBackends("redis-server", func(i, p int) []string {
+		return []string{"--bind", "127.0.0.1", "--port", fmt.Sprint(p),
+			"--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", fmt.Sprintf("redis%d.rdb", i)}
+	})
+	if err != nil {
+		return err
+	}
+	mcServers, err := startBackends("memcached", func(i, p int) []string {
+		return []string{"-l", "127.0.0.1", "-p", fmt.Sprint(p), "-U", "0", "-u", "nobody"}
+	})
+	if err != nil {
+		return err
 	}
 
 	listen, err := pickPort(*port)
