@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,17 +25,43 @@ var (
 // call is one request to one backend, answered by exactly one reply frame.
 // The connection's reader completes it; the sender waits on done.
 type call struct {
-	conn  *backendConn // where it was queued; wait flushes it
-	node  int
-	req   []byte
-	reply []byte
-	err   error
-	sent  time.Time
-	done  chan struct{}
+	conn   *backendConn // where it was queued; wait flushes it
+	node   int
+	req    []byte
+	reply  []byte
+	err    error
+	sent   time.Time
+	done   chan struct{}
+	waited bool // done was received: nothing refers to the call any more
 }
 
+// calls are recycled with their done channel and reply buffer, so a
+// request allocates neither (issue 7: each GET used to allocate its 2 KB
+// reply).
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+// maxPooledReply bounds the reply buffer a recycled call keeps.
+const maxPooledReply = 64 << 10
+
 func newCall(node int, req []byte) *call {
-	return &call{node: node, req: req, done: make(chan struct{}, 1)}
+	c := callPool.Get().(*call)
+	c.node, c.req = node, req
+	return c
+}
+
+// release recycles a call once its reply has been copied out. A call that
+// was never waited for may still be in a connection's queue (or hold an
+// unreceived completion), so only waited calls go back to the pool.
+func (c *call) release() {
+	if c == nil || !c.waited {
+		return
+	}
+	reply := c.reply[:0]
+	if cap(reply) > maxPooledReply {
+		reply = nil
+	}
+	*c = call{done: c.done, reply: reply}
+	callPool.Put(c)
 }
 
 func (c *call) complete(err error) {
@@ -49,6 +76,7 @@ func (c *call) wait() ([]byte, error) {
 		c.conn.flush()
 	}
 	<-c.done
+	c.waited = true
 	return c.reply, c.err
 }
 
@@ -69,8 +97,9 @@ type backendConn struct {
 	nc       net.Conn // nil while connecting
 	queue    []*call
 	inflight []*call
-	writing  bool   // a sender is writing the queue
-	wbuf     []byte // used only by the current writer
+	writing  bool          // a sender is writing the queue
+	wbuf     []byte        // used only by the current writer
+	w        *socketWriter // used only by the current writer
 	dead     bool
 	closed   chan struct{}
 }
@@ -110,7 +139,10 @@ func (bc *backendConn) writeQueuedLocked() {
 		return
 	}
 	bc.writing = true
-	nc := bc.nc
+	if bc.w == nil {
+		bc.w = newSocketWriter(bc.nc)
+	}
+	w := bc.w
 	// Let the other runnable clients queue their requests first: they see
 	// writing set, leave theirs in the queue and park, and this write then
 	// carries them all. On loopback a small write costs as much as the
@@ -128,7 +160,8 @@ func (bc *backendConn) writeQueuedLocked() {
 		clear(bc.queue)
 		bc.queue = bc.queue[:0]
 		bc.mu.Unlock()
-		_, err := nc.Write(out)
+		// No deadline: the watchdog closes a connection that stops answering.
+		err := w.write(out, 0)
 		if cap(out) <= 1<<20 {
 			bc.wbuf = out
 		} else {
@@ -201,6 +234,17 @@ func (bc *backendConn) run(ctx context.Context) {
 }
 
 func (bc *backendConn) readLoop(nc net.Conn) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		bc.fail(fmt.Errorf("backend %s: %T has no file descriptor", bc.b.addr, nc))
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		bc.fail(fmt.Errorf("backend %s: %w", bc.b.addr, err))
+		return
+	}
+	r := newSocketReader(rc)
 	buf := make([]byte, 0, 16<<10)
 	start := 0
 	scanner := bc.b.p.codec.newScanner()
@@ -238,8 +282,8 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
 		}
-		n, err := nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		var err error
+		buf, err = r.read(buf)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -51,17 +50,20 @@ func bufferClass(capacity int) int {
 // request is routed, and the replies are written with one syscall: a
 // pipelined client costs one read and one write per batch.
 func serveBatches(nc net.Conn, writeTimeout time.Duration, proto batchProtocol) {
-	var rc syscall.RawConn
+	var r *drainReader
 	if sc, ok := nc.(syscall.Conn); ok {
-		rc, _ = sc.SyscallConn()
+		if rc, err := sc.SyscallConn(); err == nil {
+			r = newDrainReader(rc)
+		}
 	}
+	w := newSocketWriter(nc)
 	var buf []byte
 	var out []byte
 	defer func() { releaseBuffer(buf) }()
 	for !proto.closing() {
 		var err error
-		if rc != nil {
-			buf, err = readAvailable(rc, buf, proto.needBytes())
+		if r != nil {
+			buf, err = r.read(buf, proto.needBytes())
 		} else {
 			buf, err = readOnce(nc, buf, proto.needBytes())
 		}
@@ -71,8 +73,7 @@ func serveBatches(nc net.Conn, writeTimeout time.Duration, proto batchProtocol) 
 		used := proto.parse(buf)
 		out = proto.collect(out[:0])
 		if len(out) > 0 {
-			nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, werr := nc.Write(out); werr != nil {
+			if werr := w.write(out, writeTimeout); werr != nil {
 				return
 			}
 		}
@@ -124,51 +125,69 @@ func grow(buf []byte, need int) []byte {
 	return bigger
 }
 
-// readAvailable appends what the socket holds to buf, waiting (without a
-// buffer) until there is something. It reads until the socket is empty: a
-// read shorter than the space offered means the kernel had no more (as
-// twemproxy decides), so no extra syscall is spent finding out.
-func readAvailable(rc syscall.RawConn, buf []byte, need int) ([]byte, error) {
-	var rerr error
-	got := false
-	limit := max(need, drainLimit)
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			if len(buf) == cap(buf) {
-				if got && len(buf) >= limit {
-					return true
-				}
-				buf = grow(buf, need)
-			}
-			space := cap(buf) - len(buf)
-			n, err := syscall.Read(int(fd), buf[len(buf):cap(buf)])
-			switch {
-			case errors.Is(err, syscall.EINTR):
-				continue
-			case errors.Is(err, syscall.EAGAIN):
-				if !got && len(buf) == 0 {
-					releaseBuffer(buf) // wait with no buffer held
-					buf = nil
-				}
-				return got
-			case err != nil:
-				rerr = err
-				return true
-			case n == 0:
-				rerr = io.EOF
-				return true
-			}
-			buf = buf[:len(buf)+n]
-			got = true
-			if n < space {
-				return true
-			}
-		}
-	})
+// drainReader appends what a client socket holds to a buffer, waiting
+// (without a buffer) until there is something. It reads until the socket
+// is empty: a read shorter than the space offered means the kernel had no
+// more (as twemproxy decides), so no extra syscall is spent finding out.
+// Its callback is bound once, so a read allocates nothing.
+type drainReader struct {
+	rc    syscall.RawConn
+	buf   []byte
+	need  int
+	got   bool
+	err   error
+	drain func(fd uintptr) bool
+}
+
+func newDrainReader(rc syscall.RawConn) *drainReader {
+	r := &drainReader{rc: rc}
+	r.drain = r.readAll
+	return r
+}
+
+func (r *drainReader) read(buf []byte, need int) ([]byte, error) {
+	r.buf, r.need, r.got, r.err = buf, need, false, nil
+	err := r.rc.Read(r.drain)
+	buf, r.buf = r.buf, nil
 	if err != nil {
 		return buf, err
 	}
-	return buf, rerr
+	return buf, r.err
+}
+
+func (r *drainReader) readAll(fd uintptr) bool {
+	limit := max(r.need, drainLimit)
+	for {
+		if len(r.buf) == cap(r.buf) {
+			if r.got && len(r.buf) >= limit {
+				return true
+			}
+			r.buf = grow(r.buf, r.need)
+		}
+		space := cap(r.buf) - len(r.buf)
+		n, err := rawRead(fd, r.buf[len(r.buf):cap(r.buf)])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			if !r.got && len(r.buf) == 0 {
+				releaseBuffer(r.buf) // wait with no buffer held
+				r.buf = nil
+			}
+			return r.got
+		case err != nil:
+			r.err = err
+			return true
+		case n == 0:
+			r.err = io.EOF
+			return true
+		}
+		r.buf = r.buf[:len(r.buf)+n]
+		r.got = true
+		if n < space {
+			return true
+		}
+	}
 }
 
 // readOnce is the path for connections without a file descriptor.

@@ -104,6 +104,11 @@ func (s *mcSession) collect(out []byte) []byte {
 				errs = append(errs, err)
 			}
 			out = sl.finish(out, frames, errs)
+			// The replies are copied into out: recycle the ops.
+			for _, op := range sl.ops {
+				op.release()
+			}
+			clear(frames)
 		}
 		s.slots[i] = mcSlot{}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"sessionproxy/failover"
 )
@@ -21,6 +22,9 @@ type keyOp struct {
 
 	order []int   // read: owners still to try
 	calls []*call // read: the current attempt; write: one per owner (nil = skipped)
+	// Backing arrays for order and calls, enough for three replicas.
+	orderBuf [3]int
+	callsBuf [3]*call
 	// done is set when the outcome is known without waiting (conditional ops).
 	done        bool
 	rerouteDone bool
@@ -28,11 +32,32 @@ type keyOp struct {
 	err         error
 }
 
+// keyOps are recycled by the client sessions once a reply is written.
+var keyOpPool = sync.Pool{New: func() any { return new(keyOp) }}
+
+func (p *pool) newKeyOp(db int, key, req []byte, write bool) *keyOp {
+	op := keyOpPool.Get().(*keyOp)
+	op.p, op.db, op.key, op.h, op.req, op.write = p, db, key, keyHash(key), req, write
+	op.owners = p.owners(key)
+	op.order = op.orderBuf[:0]
+	op.calls = op.callsBuf[:0]
+	return op
+}
+
+// release recycles a finished op and the calls it waited for. The caller
+// has copied the reply out and must not use op again.
+func (op *keyOp) release() {
+	for _, c := range op.calls {
+		c.release()
+	}
+	*op = keyOp{}
+	keyOpPool.Put(op)
+}
+
 // startRead sends a read to the best owner.
 func (p *pool) startRead(db int, key, req []byte) *keyOp {
-	op := &keyOp{p: p, db: db, key: key, h: keyHash(key), req: req}
-	op.owners = p.owners(key)
-	op.order = p.readOrder(nil, op.owners, db, key)
+	op := p.newKeyOp(db, key, req, false)
+	op.order = p.readOrder(op.order, op.owners, db, key)
 	op.nextRead()
 	return op
 }
@@ -51,9 +76,10 @@ func (op *keyOp) nextRead() bool {
 // key as missed on the others. It holds the key's stripe only while
 // queueing, which fixes the order of writes to one key on every replica.
 func (p *pool) startWrite(db int, key, req []byte) *keyOp {
-	op := &keyOp{p: p, db: db, key: key, h: keyHash(key), req: req, write: true}
-	op.owners = p.owners(key)
-	op.calls = make([]*call, len(op.owners))
+	op := p.newKeyOp(db, key, req, true)
+	for range op.owners {
+		op.calls = append(op.calls, nil)
+	}
 	mu := &p.stripes[op.h%stripeCount]
 	mu.Lock()
 	for i, o := range op.owners {

@@ -194,8 +194,16 @@ func (s *session) collect(out []byte) []byte {
 		flushOps(s.slots[i].ops)
 	}
 	for i := range s.slots {
-		out = s.finish(out, &s.slots[i])
-		s.slots[i] = slot{}
+		sl := &s.slots[i]
+		out = s.finish(out, sl)
+		// The replies are copied into out: recycle the ops.
+		if sl.op != nil {
+			sl.op.release()
+		}
+		for _, op := range sl.ops {
+			op.release()
+		}
+		*sl = slot{}
 	}
 	s.slots = s.slots[:0]
 	return out

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -42,5 +43,28 @@ func TestPercentiles(t *testing.T) {
 	}
 	if a, b, c := percentiles(nil); a != 0 || b != 0 || c != 0 {
 		t.Errorf("percentiles of nothing = %v %v %v", a, b, c)
+	}
+}
+
+func TestCPUTimeCountsThisProcessSpinning(t *testing.T) {
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin for 300 ms of wall time; the ticks are 10 ms, so at least a
+	// few must be counted even on a busy machine.
+	x := 0
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		x++
+	}
+	after, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 20*time.Millisecond {
+		t.Fatalf("CPU time went from %v to %v after 300 ms of spinning (%d loops)", before, after, x)
+	}
+	if _, err := CPUTime(-1); err == nil {
+		t.Fatal("CPUTime of pid -1: want an error")
 	}
 }

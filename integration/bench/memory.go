@@ -29,6 +29,30 @@ func RSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("rss of %d: no VmRSS", pid)
 }
 
+// CPUTime returns the user plus system CPU time process pid has used
+// (utime + stime of /proc/PID/stat, in clock ticks of 10 ms).
+func CPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("cpu time of %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: count from after its ")".
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("cpu time of %d: short stat %q", pid, s)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpu time of %d: %q: %w", pid, f, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // Conns is a set of client connections held open by the memory probe.
 type Conns []net.Conn
 

@@ -12,6 +12,11 @@ type Result struct {
 	Elapsed  time.Duration // wall time of the whole run
 	P50, P99 time.Duration // latency percentiles of single operations
 	P999     time.Duration // zero when the tool does not report it
+	// CPUPerOp is the CPU time the target process (the proxy) used per
+	// operation over the whole run the result came from (zero when not
+	// measured); a run can hold several results (SET and GET of one
+	// redis-benchmark run), which then share it.
+	CPUPerOp time.Duration
 }
 
 // OpsPerSec is the throughput of the run.

@@ -53,10 +53,18 @@ func row(name string, r, nc, dir bench.Result, p999 bool) string {
 	if p999 {
 		s += fmt.Sprintf(" %s | %d |", ms(r.P999), r.Errors)
 	}
-	return s + "\n"
+	cpu := "–"
+	if r.CPUPerOp > 0 {
+		cpu = fmt.Sprintf("%.1f", float64(r.CPUPerOp)/float64(time.Microsecond))
+	}
+	return s + " " + cpu + " |\n"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+
+// cpuNote explains the CPU column, which is steadier than throughput on a
+// shared machine.
+const cpuNote = "\"proxy CPU µs/op\" is the proxy process's user + system CPU time (`/proc/PID/stat`) over the run the row's median came from, divided by every operation of that run (a run holds both operations of its group: SET and GET, or set and get); the load generator and the servers share the same 2 CPUs, so CPU per operation is the steadier measure of a proxy's cost.\n\n"
 
 // bar collects issue 7's targets, each with its measured value.
 type bar []string
@@ -89,7 +97,8 @@ func redisBenchmarks(tb testing.TB, o options, targets []target, goals *bar) str
 	var b strings.Builder
 	args := bench.RedisBenchmarkArgs("127.0.0.1:1", 1, o.requests)
 	fmt.Fprintf(&b, "### redis-benchmark\n\n`redis-benchmark -h HOST -p PORT %s` with `-P 1` and `-P 16`.\n\n", strings.Join(skipArgs(args, "-h", "-p", "-P"), " "))
-	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms |\n|---|---|---|---|---|---|\n")
+	b.WriteString(cpuNote)
+	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms | proxy CPU µs/op |\n|---|---|---|---|---|---|---|\n")
 	for _, p := range []int{1, 16} {
 		results := medians(tb, o.rounds, targets, func(t target) (map[string]bench.Result, error) {
 			fmt.Fprintf(os.Stderr, "bench: redis-benchmark -P %d against %s\n", p, t.name)
@@ -102,7 +111,7 @@ func redisBenchmarks(tb testing.TB, o options, targets []target, goals *bar) str
 			goals.ratio(fmt.Sprintf("redis %s -P %d, replicas 1 vs nutcracker", test, p), results[spR1][test], nc, 1.3)
 			goals.ratio(fmt.Sprintf("redis %s -P %d, replicas 2 vs nutcracker", test, p), results[spR2][test], nc, 1.0)
 			goals.p99(fmt.Sprintf("redis %s -P %d p99, replicas 1 vs nutcracker", test, p), results[spR1][test], nc)
-			fmt.Fprintf(&b, "| **%s, -P %d** | | | | | |\n", test, p)
+			fmt.Fprintf(&b, "| **%s, -P %d** | | | | | | |\n", test, p)
 			for _, t := range targets {
 				b.WriteString(row(t.name, results[t.name][test], results[nutcracker][test], results[direct][test], false))
 			}
@@ -120,9 +129,20 @@ func medians(tb testing.TB, rounds int, targets []target, measure func(target) (
 	for round := range rounds {
 		for i := range targets {
 			t := targets[(i+round)%len(targets)]
+			cpu0 := cpuTime(tb, t)
 			r, err := measure(t)
 			if err != nil {
 				tb.Fatalf("%s: %v", t.name, err)
+			}
+			if t.pid != 0 {
+				ops := 0
+				for _, v := range r {
+					ops += v.Ops
+				}
+				for k, v := range r {
+					v.CPUPerOp = (cpuTime(tb, t) - cpu0) / time.Duration(max(ops, 1))
+					r[k] = v
+				}
 			}
 			if runs[t.name] == nil {
 				runs[t.name] = map[string][]bench.Result{}
@@ -143,6 +163,19 @@ func medians(tb testing.TB, rounds int, targets []target, measure func(target) (
 	return out
 }
 
+// cpuTime is the CPU time the target's process has used so far (0 when it
+// has no process of its own to measure).
+func cpuTime(tb testing.TB, t target) time.Duration {
+	if t.pid == 0 {
+		return 0
+	}
+	d, err := bench.CPUTime(t.pid)
+	if err != nil {
+		tb.Fatalf("%s: %v", t.name, err)
+	}
+	return d
+}
+
 // skipArgs drops the named flags and their values.
 func skipArgs(args []string, names ...string) []string {
 	var out []string
@@ -160,7 +193,8 @@ func memcacheBenchmarks(tb testing.TB, o options, targets []target, goals *bar) 
 	var b strings.Builder
 	load := bench.MemcacheLoad{Conns: 50, Ops: o.mcOps, ValueSize: 2048, Keys: 100000}
 	fmt.Fprintf(&b, "### memcached\n\nGo load generator (`integration/bench/memcache.go`): %s; a SET phase then a GET phase of keys the SET phase wrote; pipeline 1 and 16. nutcracker has no binary protocol. memcslap was not used: it reports only a total time, no latencies and no per-operation split.\n\n", load.Describe())
-	b.WriteString("| target | ops/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString(cpuNote)
+	b.WriteString("| target | ops/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors | proxy CPU µs/op |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, binary := range []bool{false, true} {
 		for _, p := range []int{1, 16} {
 			var ts []target
@@ -183,7 +217,7 @@ func memcacheBenchmarks(tb testing.TB, o options, targets []target, goals *bar) 
 				if !binary {
 					goals.ratio(fmt.Sprintf("memcached text %s pipeline %d, replicas 1 vs nutcracker", op, p), results[spR1][op], results[nutcracker][op], 1.3)
 				}
-				fmt.Fprintf(&b, "| **%s %s, pipeline %d** | | | | | | | |\n", proto, op, p)
+				fmt.Fprintf(&b, "| **%s %s, pipeline %d** | | | | | | | | |\n", proto, op, p)
 				for _, t := range ts {
 					b.WriteString(row(t.name, results[t.name][op], results[nutcracker][op], results[direct][op], true))
 				}
@@ -197,7 +231,8 @@ func sessionBenchmarks(tb testing.TB, o options, targets []target) string {
 	var b strings.Builder
 	load := bench.SessionLoad{Workers: 50, Requests: o.sessions, Sessions: 10000, ValueSize: 2048}
 	fmt.Fprintf(&b, "### Session workload (phpredis with locking)\n\n`integration/bench/session.go`: %s. A request is: connect, `SET id_LOCK token NX PX 30000`, `GET id`, `GET id_LOCK`, `SETEX id 1440 <2 KB>` (one request in four: `EXPIRE id 1440`, phpredis's lazy write), `EVALSHA` of the unlock script (`EVAL` after `NOSCRIPT`), close. Latency is per request, connect to close.\n\n", load.Describe())
-	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString(cpuNote)
+	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors | proxy CPU µs/op |\n|---|---|---|---|---|---|---|---|---|\n")
 	results := medians(tb, o.rounds, targets, func(t target) (map[string]bench.Result, error) {
 		l := load
 		l.Addr = t.redis
@@ -219,7 +254,7 @@ func memory(tb testing.TB, o options, targets []target, goals *bar) string {
 	b.WriteString("| proxy | at rest MB | idle conns MB | per idle conn KB | per active conn KB |\n|---|---|---|---|---|\n")
 	mb := func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
 	for _, t := range targets {
-		if t.pid == 0 {
+		if t.pid == 0 || t.name == spR2 { // replicas do not change what a client connection costs
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "bench: memory of %s\n", t.name)

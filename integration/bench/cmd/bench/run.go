@@ -17,7 +17,7 @@ type target struct {
 	name  string
 	redis string // RESP address, "" when it has none
 	mc    string // memcached address (text; binary too unless textOnly)
-	pid   int    // for the memory probe, 0 when not probed
+	pid   int    // the proxy's process: CPU time and the memory probe; 0 for none
 
 	textOnly bool // nutcracker speaks no memcached binary protocol
 }
@@ -42,7 +42,7 @@ func run(tb testing.TB, o options) string {
 		{name: direct, redis: redises[0], mc: mcs[0]},
 		nc,
 		{name: spR1, redis: sp1.Addrs()[0], mc: sp1.Addrs()[1], pid: sp1.PID()},
-		{name: spR2, redis: sp2.Addrs()[0], mc: sp2.Addrs()[1]},
+		{name: spR2, redis: sp2.Addrs()[0], mc: sp2.Addrs()[1], pid: sp2.PID()},
 	}
 
 	var md strings.Builder
