@@ -198,3 +198,38 @@ func readOnce(nc net.Conn, buf []byte, need int) ([]byte, error) {
 	n, err := nc.Read(buf[len(buf):cap(buf)])
 	return buf[:len(buf)+n], err
 }
+
+// requestArena holds the backend requests a client builds for one batch in
+// pooled buffers, so building one allocates nothing. A request must stay
+// valid until the batch's replies are collected (a read's next owner is
+// sent the same bytes, and a connection copies a request out only when it
+// writes it); reset then returns the buffers, so an idle client holds none.
+type requestArena struct {
+	cur     []byte
+	retired [][]byte
+}
+
+// alloc returns an empty slice with room for n bytes. Appending past n
+// reallocates rather than overwrite the next request.
+func (a *requestArena) alloc(n int) []byte {
+	if cap(a.cur)-len(a.cur) < n {
+		if a.cur != nil {
+			// Still referenced by this batch's requests: back to the pool only in reset.
+			a.retired = append(a.retired, a.cur)
+		}
+		a.cur = grow(nil, n)
+	}
+	start := len(a.cur)
+	a.cur = a.cur[:start+n]
+	return a.cur[start : start : start+n]
+}
+
+func (a *requestArena) reset() {
+	for i, b := range a.retired {
+		releaseBuffer(b)
+		a.retired[i] = nil
+	}
+	a.retired = a.retired[:0]
+	releaseBuffer(a.cur)
+	a.cur = nil
+}

@@ -34,6 +34,7 @@ type mcSession struct {
 	lim        memcache.Limits
 	text       memcache.TextRequest
 	slots      []mcSlot
+	reqs       requestArena // backend requests of the batch in progress
 }
 
 // mcSlot is the reply to one request: ops to wait for, then finish turns
@@ -113,6 +114,7 @@ func (s *mcSession) collect(out []byte) []byte {
 		s.slots[i] = mcSlot{}
 	}
 	s.slots = s.slots[:0]
+	s.reqs.reset()
 	return out
 }
 
@@ -132,7 +134,24 @@ func backendExptime(e int64) int64 {
 
 // metaRequest builds "<cmd> <key> <flags...>\r\n".
 func metaRequest(cmd string, key []byte, flags ...string) []byte {
-	b := make([]byte, 0, len(cmd)+len(key)+32)
+	return appendMetaRequest(make([]byte, 0, len(cmd)+len(key)+32), cmd, key, flags...)
+}
+
+// metaRequest builds a meta request in the batch's arena.
+func (s *mcSession) metaRequest(cmd string, key []byte, flags ...string) []byte {
+	n := len(cmd) + len(key) + 3
+	for _, f := range flags {
+		n += len(f) + 1
+	}
+	return appendMetaRequest(s.reqs.alloc(n), cmd, key, flags...)
+}
+
+// metaSet builds a plain "ms" of the value in the batch's arena.
+func (s *mcSession) metaSet(key, data []byte, flags uint32, exptime int64) []byte {
+	return appendMetaSet(s.reqs.alloc(len(key)+len(data)+64), key, data, flags, exptime, "")
+}
+
+func appendMetaRequest(b []byte, cmd string, key []byte, flags ...string) []byte {
 	b = append(b, cmd...)
 	b = append(b, ' ')
 	b = append(b, key...)
@@ -267,7 +286,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 			if touch {
 				ops[i] = p.startWrite(0, k, metaRequest("mg", k, "v", "f", "c", tok('T', backendExptime(r.Exptime))))
 			} else {
-				ops[i] = p.startRead(0, k, metaRequest("mg", k, metaGetFlags...))
+				ops[i] = p.startRead(0, k, s.metaRequest("mg", k, metaGetFlags...))
 			}
 		}
 		st.mcGets.Add(int64(len(keys)))
@@ -297,7 +316,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		var op *keyOp
 		switch r.Command {
 		case memcache.CmdSet:
-			op = p.startWrite(0, key, appendMetaSet(nil, key, r.Data, r.Flags, exp, ""))
+			op = p.startWrite(0, key, s.metaSet(key, r.Data, r.Flags, exp))
 		case memcache.CmdAdd:
 			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"))
 		case memcache.CmdReplace:
@@ -326,7 +345,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 			return appendTextBackendReply(out, frames[0])
 		})
 	case memcache.CmdDelete:
-		op := p.startWrite(0, r.Keys[0], metaRequest("md", r.Keys[0]))
+		op := p.startWrite(0, r.Keys[0], s.metaRequest("md", r.Keys[0]))
 		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
 			if errs[0] != nil {
 				return appendTextServerError(out, errs[0])
@@ -610,7 +629,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		if base == memcache.OpGAT || base == memcache.OpGATK {
 			kop = p.startWrite(0, key, metaRequest("mg", key, "v", "f", "c", tok('T', backendExptime(r.Exptime))))
 		} else {
-			kop = p.startRead(0, key, metaRequest("mg", key, metaGetFlags...))
+			kop = p.startRead(0, key, s.metaRequest("mg", key, metaGetFlags...))
 		}
 		st.mcGets.Add(1)
 		add(kop, func(out []byte, frame []byte, err error) []byte {
@@ -663,7 +682,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 			}
 			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, mode))
 		case base == memcache.OpSet:
-			kop = p.startWrite(0, key, appendMetaSet(nil, key, r.Value, r.Flags, exp, ""))
+			kop = p.startWrite(0, key, s.metaSet(key, r.Value, r.Flags, exp))
 		case base == memcache.OpAdd:
 			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"))
 		default:
@@ -701,7 +720,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 			return memcache.AppendBinaryError(out, h, status)
 		})
 	case memcache.OpDelete:
-		kop := p.startWrite(0, key, metaRequest("md", key))
+		kop := p.startWrite(0, key, s.metaRequest("md", key))
 		add(kop, func(out []byte, frame []byte, err error) []byte {
 			if err != nil {
 				return backendFailed(out, err)

@@ -64,7 +64,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(
 
 // cpuNote explains the CPU column, which is steadier than throughput on a
 // shared machine.
-const cpuNote = "\"proxy CPU µs/op\" is the proxy process's user + system CPU time (`/proc/PID/stat`) over the run the row's median came from, divided by every operation of that run (a run holds both operations of its group: SET and GET, or set and get); the load generator and the servers share the same 2 CPUs, so CPU per operation is the steadier measure of a proxy's cost.\n\n"
+const cpuNote = "\"proxy CPU µs/op\" is the proxy process's user + system CPU time (`/proc/PID/stat`) over the run the row's median came from, divided by every operation of that run (a run holds both operations of its group: SET and GET, or set and get; for the session workload, a whole request); the load generator and the servers share the same 2 CPUs, so CPU per operation is the steadier measure of a proxy's cost.\n\n"
 
 // bar collects issue 7's targets, each with its measured value.
 type bar []string
@@ -193,7 +193,6 @@ func memcacheBenchmarks(tb testing.TB, o options, targets []target, goals *bar) 
 	var b strings.Builder
 	load := bench.MemcacheLoad{Conns: 50, Ops: o.mcOps, ValueSize: 2048, Keys: 100000}
 	fmt.Fprintf(&b, "### memcached\n\nGo load generator (`integration/bench/memcache.go`): %s; a SET phase then a GET phase of keys the SET phase wrote; pipeline 1 and 16. nutcracker has no binary protocol. memcslap was not used: it reports only a total time, no latencies and no per-operation split.\n\n", load.Describe())
-	b.WriteString(cpuNote)
 	b.WriteString("| target | ops/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors | proxy CPU µs/op |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, binary := range []bool{false, true} {
 		for _, p := range []int{1, 16} {
@@ -231,7 +230,6 @@ func sessionBenchmarks(tb testing.TB, o options, targets []target) string {
 	var b strings.Builder
 	load := bench.SessionLoad{Workers: 50, Requests: o.sessions, Sessions: 10000, ValueSize: 2048}
 	fmt.Fprintf(&b, "### Session workload (phpredis with locking)\n\n`integration/bench/session.go`: %s. A request is: connect, `SET id_LOCK token NX PX 30000`, `GET id`, `GET id_LOCK`, `SETEX id 1440 <2 KB>` (one request in four: `EXPIRE id 1440`, phpredis's lazy write), `EVALSHA` of the unlock script (`EVAL` after `NOSCRIPT`), close. Latency is per request, connect to close.\n\n", load.Describe())
-	b.WriteString(cpuNote)
 	b.WriteString("| target | requests/s | × nutcracker | × direct | p50 ms | p99 ms | p999 ms | errors | proxy CPU µs/op |\n|---|---|---|---|---|---|---|---|---|\n")
 	results := medians(tb, o.rounds, targets, func(t target) (map[string]bench.Result, error) {
 		l := load
