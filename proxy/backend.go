@@ -244,8 +244,10 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 		bc.fail(fmt.Errorf("backend %s: %w", bc.b.addr, err))
 		return
 	}
-	r := newSocketReader(rc)
-	buf := make([]byte, 0, 16<<10)
+	// The client reader serves here too: it drains the socket into pooled
+	// buffers and holds none while the connection is idle.
+	r := newDrainReader(rc)
+	var buf []byte
 	start := 0
 	scanner := bc.b.p.codec.newScanner()
 	for {
@@ -279,11 +281,8 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 			buf = buf[:copy(buf, buf[start:])]
 			start = 0
 		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
-		}
 		var err error
-		buf, err = r.read(buf)
+		buf, err = r.read(buf, 0)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF

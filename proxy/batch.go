@@ -36,13 +36,26 @@ const (
 // pipelining one does not allocate a new big buffer per batch.
 var clientBuffers [3]sync.Pool
 
-func bufferClass(capacity int) int {
-	for i := range clientBuffers {
-		if capacity == clientBufferSize<<(2*i) {
-			return i
-		}
+// The pools hold pointers to arrays, not to slices: converting a slice to
+// an array pointer does not allocate, while putting &buf allocated a slice
+// header on every release (once per idle wait of every connection).
+type (
+	buffer16K  = [clientBufferSize]byte
+	buffer64K  = [clientBufferSize << 2]byte
+	buffer256K = [clientBufferSize << 4]byte
+)
+
+// pooledBuffer returns an empty buffer of class i (16 KB << 2i).
+func pooledBuffer(i int) []byte {
+	switch b := clientBuffers[i].Get().(type) {
+	case *buffer16K:
+		return b[:0]
+	case *buffer64K:
+		return b[:0]
+	case *buffer256K:
+		return b[:0]
 	}
-	return -1
+	return make([]byte, 0, clientBufferSize<<(2*i))
 }
 
 // serveBatches runs a client connection: everything the client has sent is
@@ -94,9 +107,13 @@ func serveBatches(nc net.Conn, writeTimeout time.Duration, proto batchProtocol) 
 }
 
 func releaseBuffer(buf []byte) {
-	if c := bufferClass(cap(buf)); c >= 0 {
-		buf = buf[:0]
-		clientBuffers[c].Put(&buf)
+	switch cap(buf) {
+	case len(buffer16K{}):
+		clientBuffers[0].Put((*buffer16K)(buf[:cap(buf)]))
+	case len(buffer64K{}):
+		clientBuffers[1].Put((*buffer64K)(buf[:cap(buf)]))
+	case len(buffer256K{}):
+		clientBuffers[2].Put((*buffer256K)(buf[:cap(buf)]))
 	}
 }
 
@@ -110,11 +127,7 @@ func grow(buf []byte, need int) []byte {
 		if size < want {
 			continue
 		}
-		if b, ok := clientBuffers[i].Get().(*[]byte); ok {
-			bigger = (*b)[:0]
-		} else {
-			bigger = make([]byte, 0, size)
-		}
+		bigger = pooledBuffer(i)
 		break
 	}
 	if bigger == nil {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"io"
 	"net"
 	"syscall"
 	"time"
@@ -18,22 +17,14 @@ import (
 // pipelined clients (docs/benchmarks.md). Waiting for readiness still goes
 // through the netpoller (RawConn.Read/Write).
 
-func rawRead(fd uintptr, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
+func rawRead(fd uintptr, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
+func rawWrite(fd uintptr, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
-func rawWrite(fd uintptr, p []byte) (int, error) {
+func rawIO(trap, fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if errno != 0 {
 		return 0, errno
 	}
@@ -119,50 +110,4 @@ func (w *socketWriter) write(p []byte, timeout time.Duration) error {
 		return err
 	}
 	return w.err
-}
-
-// socketReader reads what a socket holds into its buffer's spare capacity,
-// waiting in the netpoller while there is nothing: one read(2) when data
-// is there. Its callback is bound once, so a read allocates nothing.
-type socketReader struct {
-	rc   syscall.RawConn
-	buf  []byte
-	err  error
-	fill func(fd uintptr) bool
-}
-
-func newSocketReader(rc syscall.RawConn) *socketReader {
-	r := &socketReader{rc: rc}
-	r.fill = r.readOnce
-	return r
-}
-
-func (r *socketReader) readOnce(fd uintptr) bool {
-	for {
-		n, err := rawRead(fd, r.buf[len(r.buf):cap(r.buf)])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return false
-		case err != nil:
-			r.err = err
-		case n == 0:
-			r.err = io.EOF
-		default:
-			r.buf = r.buf[:len(r.buf)+n]
-		}
-		return true
-	}
-}
-
-// read appends to buf what the socket holds.
-func (r *socketReader) read(buf []byte) ([]byte, error) {
-	r.buf, r.err = buf, nil
-	err := r.rc.Read(r.fill)
-	buf, r.buf = r.buf, nil
-	if err != nil {
-		return buf, err
-	}
-	return buf, r.err
 }

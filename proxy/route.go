@@ -77,9 +77,7 @@ func (op *keyOp) nextRead() bool {
 // queueing, which fixes the order of writes to one key on every replica.
 func (p *pool) startWrite(db int, key, req []byte) *keyOp {
 	op := p.newKeyOp(db, key, req, true)
-	for range op.owners {
-		op.calls = append(op.calls, nil)
-	}
+	op.calls = append(op.calls, make([]*call, len(op.owners))...) // no allocation up to len(callsBuf)
 	mu := &p.stripes[op.h%stripeCount]
 	mu.Lock()
 	for i, o := range op.owners {

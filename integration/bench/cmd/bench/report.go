@@ -135,12 +135,13 @@ func medians(tb testing.TB, rounds int, targets []target, measure func(target) (
 				tb.Fatalf("%s: %v", t.name, err)
 			}
 			if t.pid != 0 {
+				used := cpuTime(tb, t) - cpu0
 				ops := 0
 				for _, v := range r {
 					ops += v.Ops
 				}
 				for k, v := range r {
-					v.CPUPerOp = (cpuTime(tb, t) - cpu0) / time.Duration(max(ops, 1))
+					v.CPUPerOp = used / time.Duration(max(ops, 1))
 					r[k] = v
 				}
 			}
