@@ -129,6 +129,9 @@ func (bc *backendConn) flush() {
 	bc.writeQueuedLocked()
 }
 
+// maxWriteRound bounds the bytes one backend write carries.
+const maxWriteRound = 256 << 10
+
 // writeQueuedLocked is entered with mu held and returns with it released.
 // Requests are copied out under the lock: once a call is in flight a
 // failure may complete it, and its sender may then reuse the request's
@@ -152,20 +155,29 @@ func (bc *backendConn) writeQueuedLocked() {
 	runtime.Gosched()
 	bc.mu.Lock()
 	for len(bc.queue) > 0 && !bc.dead {
+		// A round carries at most maxWriteRound bytes (and at least one
+		// request), so the buffer stays one size instead of growing with a
+		// replicated burst and being dropped and allocated again.
 		out := bc.wbuf[:0]
+		n := 0
 		for _, c := range bc.queue {
+			if n > 0 && len(out)+len(c.req) > maxWriteRound {
+				break
+			}
 			out = append(out, c.req...)
+			n++
 		}
-		bc.inflight = append(bc.inflight, bc.queue...)
-		clear(bc.queue)
-		bc.queue = bc.queue[:0]
+		bc.inflight = append(bc.inflight, bc.queue[:n]...)
+		rest := copy(bc.queue, bc.queue[n:])
+		clear(bc.queue[rest:])
+		bc.queue = bc.queue[:rest]
 		bc.mu.Unlock()
 		// No deadline: the watchdog closes a connection that stops answering.
 		err := w.write(out, 0)
-		if cap(out) <= 1<<20 {
+		if cap(out) <= 2*maxWriteRound {
 			bc.wbuf = out
 		} else {
-			bc.wbuf = nil
+			bc.wbuf = nil // one huge request: do not keep its buffer
 		}
 		if err != nil {
 			bc.mu.Lock()

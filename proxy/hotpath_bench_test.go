@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"sessionproxy/protocol/resp"
@@ -20,8 +21,9 @@ import (
 // fakeRedis answers just enough RESP for the proxy's hot path to be
 // measured without a real server's cost: GET gets a value of valueSize
 // bytes, INFO a run_id, HELLO an error (go-redis then speaks RESP2),
-// anything else +OK. Benchmarks only: the tests use real redis-server.
-func fakeRedis(b *testing.B, valueSize int) string {
+// anything else +OK; sets counts the SETEXs it answered when not nil.
+// Benchmarks and the write-round test only: the tests use real redis-server.
+func fakeRedis(b testing.TB, valueSize int, sets *atomic.Int64) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -34,13 +36,13 @@ func fakeRedis(b *testing.B, valueSize int) string {
 			if err != nil {
 				return
 			}
-			go serveFake(c, value)
+			go serveFake(c, value, sets)
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func serveFake(c net.Conn, value []byte) {
+func serveFake(c net.Conn, value []byte, sets *atomic.Int64) {
 	defer c.Close()
 	var p resp.Parser
 	buf := make([]byte, 0, 64<<10)
@@ -71,6 +73,11 @@ func serveFake(c net.Conn, value []byte) {
 				out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
 			case "PING":
 				out = append(out, "+PONG\r\n"...)
+			case "SETEX":
+				if sets != nil {
+					sets.Add(1)
+				}
+				out = append(out, "+OK\r\n"...)
 			default:
 				out = append(out, "+OK\r\n"...)
 			}
@@ -86,34 +93,7 @@ func serveFake(c net.Conn, value []byte) {
 // backends, pipelined depth at a time on one client connection, and
 // reports allocations per request across the whole proxy.
 func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byte) {
-	var servers strings.Builder
-	for i := range 3 {
-		fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeRedis(b, 2048), i)
-	}
-	conf := filepath.Join(b.TempDir(), "bench.yml")
-	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n  replicas: %d\n  servers:\n%s", replicas, servers.String())
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pools, err := config.Load(conf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := New(ctx, pools, Options{Version: "bench", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
-	c, err := net.Dial("tcp", srv.Addrs()["bench"])
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := startFakeProxy(b, replicas, nil)
 	r := bufio.NewReaderSize(c, 256<<10)
 	var req []byte
 	var sc resp.ReplyScanner
@@ -135,6 +115,40 @@ func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byt
 		}
 		done += n
 	}
+}
+
+// startFakeProxy starts a proxy pool over 3 fake backends and returns a
+// client connection to it; everything stops when the test ends.
+func startFakeProxy(b testing.TB, replicas int, sets *atomic.Int64) net.Conn {
+	var servers strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeRedis(b, 2048, sets), i)
+	}
+	conf := filepath.Join(b.TempDir(), "bench.yml")
+	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n  replicas: %d\n  servers:\n%s", replicas, servers.String())
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pools, err := config.Load(conf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	srv, err := New(ctx, pools, Options{Version: "bench", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Shutdown(context.Background()) })
+	c, err := net.Dial("tcp", srv.Addrs()["bench"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
 }
 
 func readReply(r *bufio.Reader, sc *resp.ReplyScanner) error {
