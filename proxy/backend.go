@@ -183,7 +183,7 @@ func (bc *backendConn) writeQueuedLocked() {
 			bc.mu.Lock()
 			bc.writing = false
 			bc.mu.Unlock()
-			bc.fail(fmt.Errorf("backend %s: write: %w: %v", bc.b.addr, ErrBackendClosed, err))
+			bc.fail(backendError(bc.b.addr, "write", fmt.Errorf("%w: %v", ErrBackendClosed, err)))
 			return
 		}
 		bc.mu.Lock()
@@ -248,12 +248,12 @@ func (bc *backendConn) run(ctx context.Context) {
 func (bc *backendConn) readLoop(nc net.Conn) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		bc.fail(fmt.Errorf("backend %s: %T has no file descriptor", bc.b.addr, nc))
+		bc.fail(backendError(bc.b.addr, "read", fmt.Errorf("%T has no file descriptor", nc)))
 		return
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		bc.fail(fmt.Errorf("backend %s: %w", bc.b.addr, err))
+		bc.fail(backendError(bc.b.addr, "", err))
 		return
 	}
 	// The client reader serves here too: it drains the socket into pooled
@@ -267,7 +267,7 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 		for start < len(buf) {
 			n, err := scanner.Scan(buf[start:])
 			if err != nil {
-				bc.fail(fmt.Errorf("backend %s: bad reply: %w", bc.b.addr, err))
+				bc.fail(backendError(bc.b.addr, "bad reply", err))
 				return
 			}
 			if n == 0 {
@@ -276,7 +276,7 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 			bc.mu.Lock()
 			if len(bc.inflight) == 0 {
 				bc.mu.Unlock()
-				bc.fail(fmt.Errorf("backend %s: reply with no request pending", bc.b.addr))
+				bc.fail(backendError(bc.b.addr, "", errors.New("reply with no request pending")))
 				return
 			}
 			c := bc.inflight[0]
@@ -299,7 +299,7 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			bc.fail(fmt.Errorf("backend %s: read: %w: %v", bc.b.addr, ErrBackendClosed, err))
+			bc.fail(backendError(bc.b.addr, "read", fmt.Errorf("%w: %v", ErrBackendClosed, err)))
 			return
 		}
 	}
@@ -329,7 +329,7 @@ func (bc *backendConn) watchdog(ctx context.Context) {
 			}
 			bc.mu.Unlock()
 			if !oldest.IsZero() && now.Sub(oldest) > timeout {
-				bc.fail(fmt.Errorf("backend %s: no reply in %v: %w", bc.b.addr, timeout, ErrBackendTimeout))
+				bc.fail(backendError(bc.b.addr, "", fmt.Errorf("no reply in %v: %w", timeout, ErrBackendTimeout)))
 				return
 			}
 		}

@@ -7,18 +7,38 @@ import (
 	"syscall"
 )
 
+// BackendError is a request's failure on one backend server: which server,
+// at which step (dial, handshake, read, write; empty when the cause says
+// it), and why.
+type BackendError struct {
+	Addr string
+	Op   string
+	Err  error
+}
+
+func (e *BackendError) Error() string {
+	if e.Op == "" {
+		return "backend " + e.Addr + ": " + e.Err.Error()
+	}
+	return "backend " + e.Addr + ": " + e.Op + ": " + e.Err.Error()
+}
+
+func (e *BackendError) Unwrap() error { return e.Err }
+
+func backendError(addr, op string, err error) error {
+	return &BackendError{Addr: addr, Op: op, Err: err}
+}
+
 // clientErrorText is what a client is told when its request failed on the
 // backends: what went wrong and on which server, in words, without the
 // socket details of Go's error (those are in the log's node state changes).
 // Errors a server returned itself (a handshake's WRONGPASS, say) pass
 // through.
 func clientErrorText(err error) string {
-	msg := err.Error()
 	where := "backend"
-	if rest, ok := strings.CutPrefix(msg, "backend "); ok {
-		if addr, _, ok := strings.Cut(rest, ": "); ok {
-			where = "backend " + addr
-		}
+	var be *BackendError
+	if errors.As(err, &be) {
+		where = "backend " + be.Addr
 	}
 	var op *net.OpError
 	switch {
@@ -35,5 +55,5 @@ func clientErrorText(err error) string {
 	case errors.As(err, &op):
 		return where + " is unreachable"
 	}
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error())
 }

@@ -15,11 +15,14 @@ func TestClientErrorTextHidesSocketDetails(t *testing.T) {
 		want string
 	}{
 		{ErrNoLiveServer, "no live server for key"},
-		{fmt.Errorf("backend 127.0.0.1:1: no reply in 1s: %w", ErrBackendTimeout), "backend 127.0.0.1:1 timed out"},
-		{fmt.Errorf("backend 127.0.0.1:1: write: %w: %v", ErrBackendClosed, errors.New("write tcp 127.0.0.1:5->127.0.0.1:1: broken pipe")), "backend 127.0.0.1:1 closed the connection"},
-		{fmt.Errorf("backend 127.0.0.1:1: dial: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), "backend 127.0.0.1:1 refused the connection"},
-		{fmt.Errorf("backend 127.0.0.1:1: dial: %w", unreachable), "backend 127.0.0.1:1 is unreachable"},
-		{fmt.Errorf("backend 127.0.0.1:1: handshake: %w", errors.New("WRONGPASS invalid\r\npassword")), "backend 127.0.0.1:1: handshake: WRONGPASS invalid  password"},
+		{backendError("127.0.0.1:1", "", fmt.Errorf("no reply in 1s: %w", ErrBackendTimeout)), "backend 127.0.0.1:1 timed out"},
+		{backendError("127.0.0.1:1", "write", fmt.Errorf("%w: %v", ErrBackendClosed, errors.New("write tcp 127.0.0.1:5->127.0.0.1:1: broken pipe"))), "backend 127.0.0.1:1 closed the connection"},
+		{backendError("127.0.0.1:1", "dial", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), "backend 127.0.0.1:1 refused the connection"},
+		{backendError("127.0.0.1:1", "dial", unreachable), "backend 127.0.0.1:1 is unreachable"},
+		{backendError("127.0.0.1:1", "handshake", errors.New("WRONGPASS invalid\r\npassword")), "backend 127.0.0.1:1: handshake: WRONGPASS invalid  password"},
+		// The address comes from the error's type, not its text.
+		{fmt.Errorf("repair: %w", backendError("[::1]:7000", "read", fmt.Errorf("%w: %v", ErrBackendClosed, errors.New("EOF")))), "backend [::1]:7000 closed the connection"},
+		{fmt.Errorf("backend x: %w", ErrBackendTimeout), "backend timed out"},
 	} {
 		if got := clientErrorText(c.err); got != c.want {
 			t.Errorf("clientErrorText(%v) = %q, want %q", c.err, got, c.want)

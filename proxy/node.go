@@ -3,7 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -82,16 +82,16 @@ func (b *nodeBackend) dial(ctx context.Context, db int) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
 	nc, err := d.DialContext(ctx, "tcp", b.addr)
 	if err != nil {
-		return nil, fmt.Errorf("backend %s: dial: %w", b.addr, err)
+		return nil, backendError(b.addr, "dial", err)
 	}
 	runID, err := b.p.codec.handshake(nc, db, timeout)
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("backend %s: handshake: %w", b.addr, err)
+		return nil, backendError(b.addr, "handshake", err)
 	}
 	if runID != "" && !b.p.cluster.ObserveRunID(b.index, runID) {
 		nc.Close()
-		return nil, fmt.Errorf("backend %s: restarted since last seen; repairing before use", b.addr)
+		return nil, backendError(b.addr, "", errors.New("restarted since last seen; repairing before use"))
 	}
 	return nc, nil
 }

@@ -180,7 +180,7 @@ func (p *pool) sendCall(c *call, db int, h uint64) {
 			return
 		}
 	}
-	c.complete(fmt.Errorf("backend %s: %w", p.nodes[c.node].addr, ErrBackendClosed))
+	c.complete(backendError(p.nodes[c.node].addr, "", ErrBackendClosed))
 }
 
 func (p *pool) markMissed(node, db int, key []byte) {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -360,7 +359,7 @@ func (p *pool) sendBatch(node, db int, h uint64, cs []*call) {
 			return
 		}
 	}
-	err := fmt.Errorf("backend %s: %w", p.nodes[node].addr, ErrBackendClosed)
+	err := backendError(p.nodes[node].addr, "", ErrBackendClosed)
 	for _, c := range cs {
 		c.complete(err)
 	}
