@@ -93,7 +93,7 @@ func serveFake(c net.Conn, value []byte, sets *atomic.Int64) {
 // backends, pipelined depth at a time on one client connection, and
 // reports allocations per request across the whole proxy.
 func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byte) {
-	c := startFakeProxy(b, replicas, nil)
+	c, _ := startFakeProxy(b, fmt.Sprintf("  replicas: %d\n", replicas), nil)
 	r := bufio.NewReaderSize(c, 256<<10)
 	var req []byte
 	var sc resp.ReplyScanner
@@ -117,15 +117,18 @@ func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byt
 	}
 }
 
-// startFakeProxy starts a proxy pool over 3 fake backends and returns a
-// client connection to it; everything stops when the test ends.
-func startFakeProxy(b testing.TB, replicas int, sets *atomic.Int64) net.Conn {
+// startFakeProxy starts a proxy pool (its config: extra, then the servers)
+// over 3 fake backends and returns a client connection to it and the
+// backends' addresses; everything stops when the test ends.
+func startFakeProxy(b testing.TB, extra string, sets *atomic.Int64) (net.Conn, []string) {
 	var servers strings.Builder
+	var addrs []string
 	for i := range 3 {
-		fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeRedis(b, 2048, sets), i)
+		addrs = append(addrs, fakeRedis(b, 2048, sets))
+		fmt.Fprintf(&servers, "   - %s:1 n%d\n", addrs[i], i)
 	}
 	conf := filepath.Join(b.TempDir(), "bench.yml")
-	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n  replicas: %d\n  servers:\n%s", replicas, servers.String())
+	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", extra, servers.String())
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +151,7 @@ func startFakeProxy(b testing.TB, replicas int, sets *atomic.Int64) net.Conn {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { c.Close() })
-	return c
+	return c, addrs
 }
 
 func readReply(r *bufio.Reader, sc *resp.ReplyScanner) error {

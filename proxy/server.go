@@ -9,7 +9,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"sessionproxy/proxy/config"
 )
@@ -129,7 +132,14 @@ func (rs *redisServer) listen() error {
 		network = "unix"
 		os.Remove(rs.addr)
 	}
-	ln, err := net.Listen(network, rs.addr)
+	// Client connections get TCP keepalive only with tcpkeepalive, as in
+	// twemproxy (Go's default, always on, also costs four setsockopt calls
+	// per accepted connection, and PHP opens one per page).
+	lc := net.ListenConfig{KeepAlive: keepAlive(rs.p.cfg.TCPKeepalive)}
+	if rs.p.cfg.ReusePort && network == "tcp" {
+		lc.Control = setReusePort
+	}
+	ln, err := lc.Listen(context.Background(), network, rs.addr)
 	if err != nil {
 		return fmt.Errorf("pool %s: listen %s: %w", rs.p.cfg.Name, rs.addr, err)
 	}
@@ -222,4 +232,28 @@ func (rs *redisServer) drain(ctx context.Context) error {
 		rs.mu.Unlock()
 		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", rs.p.cfg.Name, ctx.Err())
 	}
+}
+
+// setReusePort sets SO_REUSEPORT (twemproxy's reuseport): several proxy
+// processes may then listen on one port, the kernel spreading connections.
+func setReusePort(network, address string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("set SO_REUSEPORT on %s: %w", address, serr)
+	}
+	return nil
+}
+
+// keepAlive is the net.ListenConfig KeepAlive for twemproxy's
+// tcpkeepalive: Go's default period when on, none when off.
+func keepAlive(on bool) time.Duration {
+	if on {
+		return 0
+	}
+	return -1
 }

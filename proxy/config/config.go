@@ -63,10 +63,10 @@ type Pool struct {
 	// ClientConnections is twemproxy's client_connections, accepted for
 	// compatibility; 0 means unlimited. Default 0.
 	ClientConnections int
-	// TCPKeepalive is twemproxy's tcpkeepalive, accepted for compatibility.
-	// Default false.
+	// TCPKeepalive is twemproxy's tcpkeepalive: TCP keepalive on client
+	// connections. Default false.
 	TCPKeepalive bool
-	// ReusePort is twemproxy's reuseport, accepted for compatibility.
+	// ReusePort is twemproxy's reuseport: SO_REUSEPORT on the listener.
 	// Default false.
 	ReusePort bool
 	// Preconnect connects to every server at start instead of on first use.
