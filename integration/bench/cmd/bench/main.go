@@ -42,7 +42,7 @@ func main() {
 	quick := flag.Bool("quick", false, "small counts: a smoke run of the harness, not figures to publish")
 	flag.StringVar(&o.proxyBinary, "proxy", "", "sessionproxy binary (default: build one from this module)")
 	flag.BoolVar(&o.verbose, "v", false, "print the servers' logs")
-	flag.IntVar(&o.rounds, "rounds", 3, "runs of each measurement against each target; the median run is reported")
+	flag.IntVar(&o.rounds, "rounds", 5, "runs of each measurement against each target; the median run is reported")
 	flag.Parse()
 	o.requests, o.mcOps, o.sessions, o.idle, o.active = 200000, 100000, 20000, 10000, 1000
 	if *quick {
