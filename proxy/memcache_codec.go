@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
 	"net/url"
 	"strconv"
@@ -38,11 +39,7 @@ func (memcacheScanner) Scan(buf []byte) (int, error) {
 		next := pos + i + 1
 		switch {
 		case bytes.HasPrefix(line, []byte("VA ")):
-			f := bytes.Fields(line)
-			if len(f) < 2 {
-				return 0, fmt.Errorf("bad memcached reply %q", line)
-			}
-			n, err := strconv.Atoi(string(f[1]))
+			n, err := strconv.Atoi(string(nthField(line, 1)))
 			if err != nil || n < 0 {
 				return 0, fmt.Errorf("bad memcached reply %q", line)
 			}
@@ -51,11 +48,7 @@ func (memcacheScanner) Scan(buf []byte) (int, error) {
 			}
 			return next + n + 2, nil
 		case bytes.HasPrefix(line, []byte("VALUE ")):
-			f := bytes.Fields(line)
-			if len(f) < 4 {
-				return 0, fmt.Errorf("bad memcached reply %q", line)
-			}
-			n, err := strconv.Atoi(string(f[3]))
+			n, err := strconv.Atoi(string(nthField(line, 3)))
 			if err != nil || n < 0 {
 				return 0, fmt.Errorf("bad memcached reply %q", line)
 			}
@@ -111,7 +104,7 @@ func (memcacheCodec) parseState(replies [][]byte) (keyState, error) {
 		return keyState{}, fmt.Errorf("unexpected mg reply %.60q", r)
 	}
 	st := keyState{exists: true, value: data}
-	for _, tok := range metaTokens(meta) {
+	for tok := range metaTokens(meta) {
 		v, err := strconv.ParseInt(string(tok[1:]), 10, 64)
 		if err != nil {
 			continue
@@ -128,13 +121,31 @@ func (memcacheCodec) parseState(replies [][]byte) (keyState, error) {
 	return st, nil
 }
 
-// metaTokens returns the flag tokens of a "VA <len> <flags>*" line.
-func metaTokens(meta []byte) [][]byte {
-	f := bytes.Fields(meta)
-	if len(f) < 2 {
-		return nil
+// metaTokens yields the flag tokens of a "VA <len> <flags>*" line.
+func metaTokens(meta []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		i := 0
+		for f := range bytes.FieldsSeq(meta) {
+			if i >= 2 && !yield(f) {
+				return
+			}
+			i++
+		}
 	}
-	return f[2:]
+}
+
+// nthField is the n-th (from 0) space-separated field of line, nil when
+// it has fewer; unlike bytes.Fields it allocates nothing (one GET's reply
+// used to cost two field slices).
+func nthField(line []byte, n int) []byte {
+	i := 0
+	for f := range bytes.FieldsSeq(line) {
+		if i == n {
+			return f
+		}
+		i++
+	}
+	return nil
 }
 
 // splitMetaValue splits a "VA ..." reply into its header line and data.

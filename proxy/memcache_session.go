@@ -35,6 +35,32 @@ type mcSession struct {
 	text       memcache.TextRequest
 	slots      []mcSlot
 	reqs       requestArena // backend requests of the batch in progress
+	// The batch's op and key lists are carved from these, and its replies
+	// gathered in frames and errs, so a request allocates none of them.
+	opArena  []*keyOp
+	keyArena [][]byte
+	frames   [][]byte
+	errs     []error
+}
+
+// carve returns n zeroed elements at the end of *arena, growing it into a
+// new array when full (slices carved before keep the old one). The arena
+// is reset once the batch's replies are written.
+func carve[T any](arena *[]T, n int) []T {
+	a := *arena
+	if cap(a)-len(a) < n {
+		a = make([]T, 0, max(2*cap(a), n, 16))
+	}
+	out := a[len(a) : len(a)+n : len(a)+n]
+	*arena = a[:len(a)+n]
+	return out
+}
+
+// oneOp is a carved one-op list.
+func (s *mcSession) oneOp(op *keyOp) []*keyOp {
+	ops := carve(&s.opArena, 1)
+	ops[0] = op
+	return ops
 }
 
 // mcSlot is the reply to one request: ops to wait for, then finish turns
@@ -91,8 +117,7 @@ func (s *mcSession) collect(out []byte) []byte {
 	for i := range s.slots {
 		flushOps(s.slots[i].ops)
 	}
-	var frames [][]byte
-	var errs []error
+	frames, errs := s.frames, s.errs
 	for i := range s.slots {
 		sl := &s.slots[i]
 		if sl.local != nil || sl.finish == nil {
@@ -114,7 +139,13 @@ func (s *mcSession) collect(out []byte) []byte {
 		s.slots[i] = mcSlot{}
 	}
 	s.slots = s.slots[:0]
+	s.frames, s.errs = frames[:0], errs[:0]
+	clear(s.errs[:cap(s.errs)])
 	s.reqs.reset()
+	clear(s.opArena)
+	s.opArena = s.opArena[:0]
+	clear(s.keyArena)
+	s.keyArena = s.keyArena[:0]
 	return out
 }
 
@@ -184,7 +215,7 @@ func parseMetaItem(frame []byte) (metaItem, bool) {
 		return metaItem{}, false
 	}
 	it := metaItem{hit: true, data: data}
-	for _, t := range metaTokens(meta) {
+	for t := range metaTokens(meta) {
 		v, err := strconv.ParseUint(string(t[1:]), 10, 64)
 		if err != nil {
 			continue
@@ -279,8 +310,8 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 	case memcache.CmdGet, memcache.CmdGets, memcache.CmdGat, memcache.CmdGats:
 		withCas := r.Command == memcache.CmdGets || r.Command == memcache.CmdGats
 		touch := r.Command == memcache.CmdGat || r.Command == memcache.CmdGats
-		keys := make([][]byte, len(r.Keys))
-		ops := make([]*keyOp, len(r.Keys))
+		keys := carve(&s.keyArena, len(r.Keys))
+		ops := carve(&s.opArena, len(r.Keys))
 		for i, k := range r.Keys {
 			keys[i] = k
 			if touch {
@@ -328,7 +359,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		case memcache.CmdPrepend:
 			op = s.conditional(key, appendMetaAppend(key, r.Data, "MP"))
 		}
-		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+		add(s.oneOp(op), func(out []byte, frames [][]byte, errs []error) []byte {
 			if errs[0] != nil {
 				return appendTextServerError(out, errs[0])
 			}
@@ -346,7 +377,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		})
 	case memcache.CmdDelete:
 		op := p.startWrite(0, r.Keys[0], s.metaRequest("md", r.Keys[0]))
-		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+		add(s.oneOp(op), func(out []byte, frames [][]byte, errs []error) []byte {
 			if errs[0] != nil {
 				return appendTextServerError(out, errs[0])
 			}
@@ -363,7 +394,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 	case memcache.CmdTouch:
 		st.mcTouches.Add(1)
 		op := p.startWrite(0, r.Keys[0], metaRequest("mg", r.Keys[0], tok('T', backendExptime(r.Exptime))))
-		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+		add(s.oneOp(op), func(out []byte, frames [][]byte, errs []error) []byte {
 			if errs[0] != nil {
 				return appendTextServerError(out, errs[0])
 			}
@@ -381,7 +412,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 			flags = append(flags, "MD")
 		}
 		op := s.conditional(r.Keys[0], metaRequest("ma", r.Keys[0], flags...))
-		add([]*keyOp{op}, func(out []byte, frames [][]byte, errs []error) []byte {
+		add(s.oneOp(op), func(out []byte, frames [][]byte, errs []error) []byte {
 			if errs[0] != nil {
 				return appendTextServerError(out, errs[0])
 			}
@@ -609,7 +640,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 	resp := memcache.ResponseHeader{Opcode: op, Opaque: h.Opaque}
 	fail := func(st memcache.Status) { s.reply(memcache.AppendBinaryError(nil, h, st)) }
 	add := func(kop *keyOp, finish func(out []byte, frame []byte, err error) []byte) {
-		s.slots = append(s.slots, mcSlot{ops: []*keyOp{kop}, finish: func(out []byte, frames [][]byte, errs []error) []byte {
+		s.slots = append(s.slots, mcSlot{ops: s.oneOp(kop), finish: func(out []byte, frames [][]byte, errs []error) []byte {
 			return finish(out, frames[0], errs[0])
 		}})
 	}

@@ -1,0 +1,187 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"sessionproxy/proxy/config"
+)
+
+// fakeMemcached answers the meta commands the proxy sends its memcached
+// backends, from no store: mg gets a value of valueSize bytes, ms and md
+// HD, stats a pid. Benchmarks only: the tests use real memcached.
+func fakeMemcached(b testing.TB, valueSize int) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	value := fmt.Appendf(nil, "VA %d f0 c1\r\n%s\r\n", valueSize, bytes.Repeat([]byte{'v'}, valueSize))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveFakeMemcached(c, value)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func serveFakeMemcached(c net.Conn, value []byte) {
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 64<<10)
+	w := bufio.NewWriterSize(c, 64<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		// Fields by hand: the benchmarks count every allocation in the process.
+		cmd, rest, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(" "))
+		switch string(cmd) {
+		case "mg":
+			w.Write(value)
+		case "ms":
+			_, rest, _ = bytes.Cut(rest, []byte(" ")) // the key
+			size, _, _ := bytes.Cut(rest, []byte(" "))
+			n, err := strconv.Atoi(string(bytes.TrimPrefix(size, []byte("S"))))
+			if err != nil {
+				return
+			}
+			if _, err := r.Discard(n + 2); err != nil {
+				return
+			}
+			w.WriteString("HD\r\n")
+		case "md":
+			w.WriteString("HD\r\n")
+		case "mn":
+			w.WriteString("MN\r\n")
+		case "stats":
+			w.WriteString("STAT pid 1\r\nSTAT uptime 100\r\nEND\r\n")
+		case "version":
+			w.WriteString("VERSION 1.6.18\r\n")
+		default:
+			w.WriteString("ERROR\r\n")
+		}
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// benchmarkMemcache runs b.N text-protocol requests through a memcache
+// pool over 3 fake backends, depth at a time on one client connection.
+func benchmarkMemcache(b *testing.B, replicas, depth int, command func(i int) []byte) {
+	var servers strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeMemcached(b, 2048), i)
+	}
+	conf := filepath.Join(b.TempDir(), "bench.yml")
+	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n  replicas: %d\n  servers:\n%s", replicas, servers.String())
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pools, err := config.Load(conf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := New(ctx, pools, Options{Version: "bench", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	c, err := net.Dial("tcp", srv.Addrs()["bench"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 256<<10)
+	var req []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(depth, b.N-done)
+		req = req[:0]
+		for i := range n {
+			req = append(req, command(done+i)...)
+		}
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for range n {
+			if err := readTextReply(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += n
+	}
+}
+
+// readTextReply reads one STORED, or VALUE ... END, reply.
+func readTextReply(r *bufio.Reader) error {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	switch {
+	case bytes.Equal(line, []byte("STORED\r\n")), bytes.Equal(line, []byte("END\r\n")):
+		return nil
+	case bytes.HasPrefix(line, []byte("VALUE ")):
+		field := bytes.TrimRight(line, "\r\n")
+		size, err := strconv.Atoi(string(field[bytes.LastIndexByte(field, ' ')+1:]))
+		if err != nil {
+			return fmt.Errorf("reply %q: %w", line, err)
+		}
+		if _, err := r.Discard(size + 2); err != nil {
+			return err
+		}
+		end, err := r.ReadSlice('\n')
+		if err != nil || !bytes.Equal(end, []byte("END\r\n")) {
+			return fmt.Errorf("after the value: %q, %v", end, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("unexpected reply %q", line)
+}
+
+var (
+	mcGetCommand = commands(func(k string) []byte { return []byte("get " + k + "\r\n") })
+	mcSetCommand = commands(func(k string) []byte {
+		return []byte("set " + k + " 0 1440 2048\r\n" + strings.Repeat("s", 2048) + "\r\n")
+	})
+)
+
+func BenchmarkProxyMemcacheGet(b *testing.B) {
+	for _, r := range []int{1, 2} {
+		for _, depth := range []int{1, 16} {
+			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkMemcache(b, r, depth, mcGetCommand) })
+		}
+	}
+}
+
+func BenchmarkProxyMemcacheSet(b *testing.B) {
+	for _, r := range []int{1, 2} {
+		for _, depth := range []int{1, 16} {
+			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkMemcache(b, r, depth, mcSetCommand) })
+		}
+	}
+}
