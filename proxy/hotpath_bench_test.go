@@ -121,14 +121,23 @@ func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byt
 // over 3 fake backends and returns a client connection to it and the
 // backends' addresses; everything stops when the test ends.
 func startFakeProxy(b testing.TB, extra string, sets *atomic.Int64) (net.Conn, []string) {
-	var servers strings.Builder
 	var addrs []string
-	for i := range 3 {
+	for range 3 {
 		addrs = append(addrs, fakeRedis(b, 2048, sets))
-		fmt.Fprintf(&servers, "   - %s:1 n%d\n", addrs[i], i)
+	}
+	return startProxyOver(b, "  redis: true\n"+extra, addrs), addrs
+}
+
+// startProxyOver starts a proxy pool with the given settings over servers
+// and returns a client connection to it; everything stops when the test
+// ends.
+func startProxyOver(b testing.TB, settings string, servers []string) net.Conn {
+	var list strings.Builder
+	for i, a := range servers {
+		fmt.Fprintf(&list, "   - %s:1 n%d\n", a, i)
 	}
 	conf := filepath.Join(b.TempDir(), "bench.yml")
-	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", extra, servers.String())
+	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", settings, list.String())
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -151,7 +160,7 @@ func startFakeProxy(b testing.TB, extra string, sets *atomic.Int64) (net.Conn, [
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { c.Close() })
-	return c, addrs
+	return c
 }
 
 func readReply(r *bufio.Reader, sc *resp.ReplyScanner) error {

@@ -3,18 +3,11 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"sessionproxy/proxy/config"
 )
 
 // fakeMemcached answers the meta commands the proxy sends its memcached
@@ -86,34 +79,11 @@ func serveFakeMemcached(c net.Conn, value []byte) {
 // benchmarkMemcache runs b.N text-protocol requests through a memcache
 // pool over 3 fake backends, depth at a time on one client connection.
 func benchmarkMemcache(b *testing.B, replicas, depth int, command func(i int) []byte) {
-	var servers strings.Builder
-	for i := range 3 {
-		fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeMemcached(b, 2048), i)
+	var servers []string
+	for range 3 {
+		servers = append(servers, fakeMemcached(b, 2048))
 	}
-	conf := filepath.Join(b.TempDir(), "bench.yml")
-	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n  replicas: %d\n  servers:\n%s", replicas, servers.String())
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pools, err := config.Load(conf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := New(ctx, pools, Options{Version: "bench", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
-	c, err := net.Dial("tcp", srv.Addrs()["bench"])
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := startProxyOver(b, fmt.Sprintf("  replicas: %d\n", replicas), servers)
 	r := bufio.NewReaderSize(c, 256<<10)
 	var req []byte
 	b.ReportAllocs()
