@@ -43,6 +43,28 @@ type mcSession struct {
 	errs     []error
 }
 
+// finishGet turns a text get's backend replies into its VALUE lines.
+func (s *mcSession) finishGet(out []byte, sl *mcSlot, frames [][]byte, errs []error) []byte {
+	st := &s.rs.stats
+	start := len(out)
+	for i, f := range frames {
+		if errs[i] != nil {
+			return appendTextServerError(out[:start], errs[i])
+		}
+		it, ok := parseMetaItem(f)
+		if !ok {
+			return appendTextBackendReply(out[:start], f)
+		}
+		if !it.hit {
+			st.mcGetMisses.Add(1)
+			continue
+		}
+		st.mcGetHits.Add(1)
+		out = memcache.AppendValue(out, sl.keys[i], it.flags, it.data, it.cas, sl.withCas)
+	}
+	return memcache.AppendEnd(out)
+}
+
 // carve returns n zeroed elements at the end of *arena, growing it into a
 // new array when full (slices carved before keep the old one). The arena
 // is reset once the batch's replies are written.
@@ -69,6 +91,11 @@ type mcSlot struct {
 	local  []byte
 	ops    []*keyOp
 	finish func(out []byte, frames [][]byte, errs []error) []byte
+	// A text get is finished by finishGet, without a closure: it is the
+	// commonest request, and a closure was its one allocation left.
+	get     bool
+	withCas bool
+	keys    [][]byte
 }
 
 func serveMemcache(rs *redisServer, nc net.Conn, id int64) {
@@ -120,7 +147,7 @@ func (s *mcSession) collect(out []byte) []byte {
 	frames, errs := s.frames, s.errs
 	for i := range s.slots {
 		sl := &s.slots[i]
-		if sl.local != nil || sl.finish == nil {
+		if sl.local != nil || (sl.finish == nil && !sl.get) {
 			out = append(out, sl.local...)
 		} else {
 			frames, errs = frames[:0], errs[:0]
@@ -129,7 +156,11 @@ func (s *mcSession) collect(out []byte) []byte {
 				frames = append(frames, f)
 				errs = append(errs, err)
 			}
-			out = sl.finish(out, frames, errs)
+			if sl.get {
+				out = s.finishGet(out, sl, frames, errs)
+			} else {
+				out = sl.finish(out, frames, errs)
+			}
 			// The replies are copied into out: recycle the ops.
 			for _, op := range sl.ops {
 				op.release()
@@ -321,25 +352,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 			}
 		}
 		st.mcGets.Add(int64(len(keys)))
-		add(ops, func(out []byte, frames [][]byte, errs []error) []byte {
-			start := len(out)
-			for i, f := range frames {
-				if errs[i] != nil {
-					return appendTextServerError(out[:start], errs[i])
-				}
-				it, ok := parseMetaItem(f)
-				if !ok {
-					return appendTextBackendReply(out[:start], f)
-				}
-				if !it.hit {
-					st.mcGetMisses.Add(1)
-					continue
-				}
-				st.mcGetHits.Add(1)
-				out = memcache.AppendValue(out, keys[i], it.flags, it.data, it.cas, withCas)
-			}
-			return memcache.AppendEnd(out)
-		})
+		s.slots = append(s.slots, mcSlot{ops: ops, get: true, withCas: withCas, keys: keys})
 	case memcache.CmdSet, memcache.CmdAdd, memcache.CmdReplace, memcache.CmdCas, memcache.CmdAppend, memcache.CmdPrepend:
 		key := r.Keys[0]
 		st.mcSets.Add(1)
