@@ -94,9 +94,16 @@ func serveFake(c net.Conn, value []byte, sets *atomic.Int64) {
 // reports allocations per request across the whole proxy.
 func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byte) {
 	c, _ := startFakeProxy(b, fmt.Sprintf("  replicas: %d\n", replicas), nil)
+	var sc resp.ReplyScanner
+	runPipelined(b, c, depth, command, func(r *bufio.Reader) error { return readReply(r, &sc) })
+}
+
+// runPipelined sends b.N requests on c, depth at a time, reading each
+// batch's replies with read before the next, and reports allocations per
+// request across the whole process.
+func runPipelined(b *testing.B, c net.Conn, depth int, command func(i int) []byte, read func(*bufio.Reader) error) {
 	r := bufio.NewReaderSize(c, 256<<10)
 	var req []byte
-	var sc resp.ReplyScanner
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
@@ -109,7 +116,7 @@ func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byt
 			b.Fatal(err)
 		}
 		for range n {
-			if err := readReply(r, &sc); err != nil {
+			if err := read(r); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -136,25 +143,10 @@ func startProxyOver(b testing.TB, settings string, servers []string) net.Conn {
 	for i, a := range servers {
 		fmt.Fprintf(&list, "   - %s:1 n%d\n", a, i)
 	}
-	conf := filepath.Join(b.TempDir(), "bench.yml")
-	yaml := fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", settings, list.String())
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pools, err := config.Load(conf)
+	srv, err := startServer(b, fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", settings, list.String()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	srv, err := New(ctx, pools, Options{Version: "bench", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Shutdown(context.Background()) })
 	c, err := net.Dial("tcp", srv.Addrs()["bench"])
 	if err != nil {
 		b.Fatal(err)
@@ -216,4 +208,30 @@ func BenchmarkProxySETEX(b *testing.B) {
 			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkProxy(b, r, depth, setCommand) })
 		}
 	}
+}
+
+// startServer runs a proxy in this process with the given YAML config.
+// A config that does not load fails the test; Start's error is returned
+// (a listen address in use, say). A started server is shut down when the
+// test ends.
+func startServer(tb testing.TB, yaml string) (*Server, error) {
+	conf := filepath.Join(tb.TempDir(), "proxy.yml")
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	pools, err := config.Load(conf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	srv, err := New(ctx, pools, Options{Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return srv, nil
 }

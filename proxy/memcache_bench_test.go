@@ -84,26 +84,7 @@ func benchmarkMemcache(b *testing.B, replicas, depth int, command func(i int) []
 		servers = append(servers, fakeMemcached(b, 2048))
 	}
 	c := startProxyOver(b, fmt.Sprintf("  replicas: %d\n", replicas), servers)
-	r := bufio.NewReaderSize(c, 256<<10)
-	var req []byte
-	b.ReportAllocs()
-	b.ResetTimer()
-	for done := 0; done < b.N; {
-		n := min(depth, b.N-done)
-		req = req[:0]
-		for i := range n {
-			req = append(req, command(done+i)...)
-		}
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		for range n {
-			if err := readTextReply(r); err != nil {
-				b.Fatal(err)
-			}
-		}
-		done += n
-	}
+	runPipelined(b, c, depth, command, readTextReply)
 }
 
 // readTextReply reads one STORED, or VALUE ... END, reply.

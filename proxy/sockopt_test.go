@@ -2,19 +2,13 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"sessionproxy/proxy/config"
 )
 
 // tcpTimer is the "tr" field of the /proc/net/tcp row of the socket from
@@ -88,26 +82,8 @@ func TestReusePortLetsTwoProxiesShareAPort(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	start := func(reuse bool) error {
-		conf := filepath.Join(t.TempDir(), "p.yml")
-		yaml := fmt.Sprintf("p:\n  listen: %s\n  redis: true\n  reuseport: %v\n  servers:\n   - 127.0.0.1:1:1 n1\n", addr, reuse)
-		if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		pools, err := config.Load(conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		srv, err := New(ctx, pools, Options{Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			return err
-		}
-		t.Cleanup(func() { srv.Shutdown(context.Background()) })
-		return nil
+		_, err := startServer(t, fmt.Sprintf("p:\n  listen: %s\n  redis: true\n  reuseport: %v\n  servers:\n   - 127.0.0.1:1:1 n1\n", addr, reuse))
+		return err
 	}
 	if err := start(true); err != nil {
 		t.Fatalf("first proxy: %v", err)
