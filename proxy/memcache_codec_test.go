@@ -77,7 +77,7 @@ func TestBackendExptimeGivesOneDeadline(t *testing.T) {
 		{now + 5000, now + 5000, now + 5000},
 	}
 	for _, c := range cases {
-		if got := backendExptime(c.in); got < c.min || got > c.max {
+		if got := backendExptime(c.in, time.Now()); got < c.min || got > c.max {
 			t.Errorf("backendExptime(%d) = %d, want in [%d, %d]", c.in, got, c.min, c.max)
 		}
 	}
@@ -94,8 +94,16 @@ func TestParseMetaItem(t *testing.T) {
 	if _, ok := parseMetaItem([]byte("SERVER_ERROR x\r\n")); ok {
 		t.Error("an error line parsed as an item")
 	}
-	if c := metaCAS([]byte("HD c99\r\n")); c != 99 {
-		t.Errorf("metaCAS = %d", c)
+	for frame, want := range map[string]uint64{
+		"HD c99\r\n":               99,
+		"VA 2 f0 c7 t-1\r\nab\r\n": 7,
+		"HD\r\n":                   0,
+		"c5 HD\r\n":                0, // the status is not a token
+		"":                         0,
+	} {
+		if c := metaCAS([]byte(frame)); c != want {
+			t.Errorf("metaCAS(%q) = %d, want %d", frame, c, want)
+		}
 	}
 }
 
