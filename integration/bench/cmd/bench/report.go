@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -145,6 +146,13 @@ func medians(tb testing.TB, rounds int, targets []target, measure func(target) (
 					r[k] = v
 				}
 			}
+			// Each run's figures, so the spread behind a median can be seen.
+			keys := slices.Sorted(maps.Keys(r))
+			var line strings.Builder
+			for _, k := range keys {
+				fmt.Fprintf(&line, "  %s %.0f/s", k, r[k].OpsPerSec())
+			}
+			fmt.Fprintf(os.Stderr, "bench:  %s\n", line.String())
 			if runs[t.name] == nil {
 				runs[t.name] = map[string][]bench.Result{}
 			}
