@@ -80,6 +80,49 @@ func (c *call) wait() ([]byte, error) {
 	return c.reply, c.err
 }
 
+// callQueue is a FIFO of calls that reuses its array: popping by
+// reslicing (q = q[1:]) shrank the capacity to nothing, so at pipeline
+// depth 1 every request's push allocated a new one-element array.
+type callQueue struct {
+	calls []*call
+	head  int
+}
+
+func (q *callQueue) push(cs []*call) {
+	if q.head > 0 && q.head >= len(q.calls)/2 {
+		// Mostly consumed: move the rest to the front before growing.
+		n := copy(q.calls, q.calls[q.head:])
+		clear(q.calls[n:])
+		q.calls, q.head = q.calls[:n], 0
+	}
+	q.calls = append(q.calls, cs...)
+}
+
+// pop removes and returns the oldest call, nil when there is none.
+func (q *callQueue) pop() *call {
+	if q.head == len(q.calls) {
+		return nil
+	}
+	c := q.calls[q.head]
+	q.calls[q.head] = nil
+	q.head++
+	if q.head == len(q.calls) {
+		q.calls, q.head = q.calls[:0], 0
+	}
+	return c
+}
+
+// front is the oldest call, nil when there is none.
+func (q *callQueue) front() *call {
+	if q.head == len(q.calls) {
+		return nil
+	}
+	return q.calls[q.head]
+}
+
+// pending is the calls not yet popped, oldest first.
+func (q *callQueue) pending() []*call { return q.calls[q.head:] }
+
 // backendConn is one pipelined connection to a backend: many calls in
 // flight, replies matched in FIFO order. There is no writer goroutine: a
 // client that flushes while no write is in progress becomes the writer and
@@ -96,7 +139,7 @@ type backendConn struct {
 	mu       sync.Mutex
 	nc       net.Conn // nil while connecting
 	queue    []*call
-	inflight []*call
+	inflight callQueue
 	writing  bool          // a sender is writing the queue
 	wbuf     []byte        // used only by the current writer
 	w        *socketWriter // used only by the current writer
@@ -171,7 +214,7 @@ func (bc *backendConn) writeQueuedLocked() {
 		for _, c := range bc.queue[:n] {
 			c.sent = now
 		}
-		bc.inflight = append(bc.inflight, bc.queue[:n]...)
+		bc.inflight.push(bc.queue[:n])
 		rest := copy(bc.queue, bc.queue[n:])
 		clear(bc.queue[rest:])
 		bc.queue = bc.queue[:rest]
@@ -205,8 +248,8 @@ func (bc *backendConn) fail(err error) {
 		return
 	}
 	bc.dead = true
-	q, inf := bc.queue, bc.inflight
-	bc.queue, bc.inflight = nil, nil
+	q, inf := bc.queue, bc.inflight.pending()
+	bc.queue, bc.inflight = nil, callQueue{}
 	nc := bc.nc
 	bc.mu.Unlock()
 	close(bc.closed)
@@ -278,14 +321,12 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 				break
 			}
 			bc.mu.Lock()
-			if len(bc.inflight) == 0 {
+			c := bc.inflight.pop()
+			if c == nil {
 				bc.mu.Unlock()
 				bc.fail(backendError(bc.b.addr, "", errors.New("reply with no request pending")))
 				return
 			}
-			c := bc.inflight[0]
-			bc.inflight[0] = nil
-			bc.inflight = bc.inflight[1:]
 			bc.mu.Unlock()
 			c.reply = append(c.reply[:0], buf[start:start+n]...)
 			c.complete(nil)
@@ -329,8 +370,8 @@ func (bc *backendConn) watchdog(ctx context.Context) {
 			// write in progress, whose calls are in flight and stamped, or
 			// behind the dial, which has its own timeout.
 			var oldest time.Time
-			if len(bc.inflight) > 0 {
-				oldest = bc.inflight[0].sent
+			if c := bc.inflight.front(); c != nil {
+				oldest = c.sent
 			}
 			bc.mu.Unlock()
 			if !oldest.IsZero() && now.Sub(oldest) > timeout {
