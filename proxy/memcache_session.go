@@ -516,10 +516,9 @@ func (s *mcSession) finishTextIncr(out, frame []byte, err error) []byte {
 	return appendTextBackendReply(out, frame)
 }
 
-// conditional runs a decide-on-one-owner command and wraps its outcome.
+// conditional starts a decide-on-one-owner command (add, cas, incr ...).
 func (s *mcSession) conditional(key, req []byte) *keyOp {
-	reply, err := s.p.conditional(0, [][]byte{key}, req)
-	return &keyOp{done: true, reply: reply, err: err}
+	return s.p.startConditional(0, [][]byte{key}, req)
 }
 
 // appendMetaAppend encodes an append/prepend: flags and TTL stay the item's.

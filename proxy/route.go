@@ -237,6 +237,19 @@ func (op *keyOp) writeResult() ([]byte, error) {
 	return best, nil
 }
 
+// startConditional starts a command whose outcome depends on the key's
+// current state (see conditional). With one owner there is no state to
+// capture and copy, so it is a write like any other: queued with the
+// client's pipeline instead of waited for on the spot, and its call is
+// recycled. With replicas it runs at once, and the op is already done.
+func (p *pool) startConditional(db int, keys [][]byte, req []byte) *keyOp {
+	if !p.replicated && len(keys) > 0 {
+		return p.startWrite(db, keys[0], req)
+	}
+	reply, err := p.conditional(db, keys, req)
+	return &keyOp{done: true, reply: reply, err: err}
+}
+
 // conditional runs a command whose outcome depends on the key's current
 // state (SET NX, INCR, EVAL ...) on one owner, then writes the resulting
 // state of every key (DUMP + PTTL → RESTORE REPLACE, or DEL) to the other

@@ -129,7 +129,7 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 	case kindWrite:
 		return slot{op: s.p.startWrite(db, args[1], raw), shape: spec.shape}
 	case kindConditional:
-		return s.doneSlot(s.p.conditional(db, args[1:2], raw))
+		return slot{op: s.p.startConditional(db, args[1:2], raw)}
 	case kindScript:
 		return s.routeScript(args, raw)
 	case kindMultiRead, kindMultiWrite:
@@ -176,11 +176,7 @@ func (s *session) routeScript(args [][]byte, req []byte) slot {
 			return slot{local: redcon.AppendError(nil, "CROSSSLOT Keys in request don't hash to the same slot")}
 		}
 	}
-	return s.doneSlot(s.p.conditional(s.backendDB(), keys, req))
-}
-
-func (s *session) doneSlot(reply []byte, err error) slot {
-	return slot{op: &keyOp{done: true, reply: reply, err: err}}
+	return slot{op: s.p.startConditional(s.backendDB(), keys, req)}
 }
 
 func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
