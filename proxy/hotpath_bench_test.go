@@ -20,8 +20,9 @@ import (
 
 // fakeRedis answers just enough RESP for the proxy's hot path to be
 // measured without a real server's cost: GET gets a value of valueSize
-// bytes, INFO a run_id, HELLO an error (go-redis then speaks RESP2),
-// anything else +OK; sets counts the SETEXs it answered when not nil.
+// bytes, INFO a run_id, HELLO an error (go-redis then speaks RESP2), PTTL
+// and DUMP a live key's state, anything else +OK; sets counts the SETEXs
+// it answered when not nil.
 // Benchmarks and the write-round test only: the tests use real redis-server.
 func fakeRedis(b testing.TB, valueSize int, sets *atomic.Int64) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,6 +74,10 @@ func serveFake(c net.Conn, value []byte, sets *atomic.Int64) {
 				out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
 			case "PING":
 				out = append(out, "+PONG\r\n"...)
+			case "PTTL": // what a replicated lock captures, with DUMP
+				out = append(out, ":30000\r\n"...)
+			case "DUMP":
+				out = append(out, "$4\r\ndump\r\n"...)
 			case "SETEX":
 				if sets != nil {
 					sets.Add(1)
@@ -234,4 +239,57 @@ func startServer(tb testing.TB, yaml string) (*Server, error) {
 	}
 	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
 	return srv, nil
+}
+
+// BenchmarkProxySessionRequest is one PHP request's session traffic as
+// phpredis sends it with locking, on a connection of its own (the bench's
+// session workload): connect, SET NX PX of the lock, GET of the session
+// and of the lock, SETEX of 2 KB, EVALSHA of the unlock script, close.
+// Allocations per op are the whole process's: the client's dial too.
+func BenchmarkProxySessionRequest(b *testing.B) {
+	for _, r := range []int{1, 2} {
+		b.Run(fmt.Sprintf("replicas%d", r), func(b *testing.B) {
+			var servers strings.Builder
+			for i := range 3 {
+				fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeRedis(b, 2048, nil), i)
+			}
+			srv, err := startServer(b, fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  replicas: %d\n  servers:\n%s", r, servers.String()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			addr := srv.Addrs()["bench"]
+			value := strings.Repeat("s", 2048)
+			requests := make([][][]byte, 100)
+			for i := range requests {
+				id := fmt.Sprintf("PHPREDIS_SESSION:%032d", i)
+				requests[i] = [][]byte{
+					resp.AppendCommandStrings(nil, "SET", id+"_LOCK", "token", "NX", "PX", "30000"),
+					resp.AppendCommandStrings(nil, "GET", id),
+					resp.AppendCommandStrings(nil, "GET", id+"_LOCK"),
+					resp.AppendCommandStrings(nil, "SETEX", id, "1440", value),
+					resp.AppendCommandStrings(nil, "EVALSHA", "4dfb5a2c1fd3e6a0f5d8a3d9e3b9b3a4c9f0e1d2", "1", id+"_LOCK", "token"),
+				}
+			}
+			var sc resp.ReplyScanner
+			r := bufio.NewReaderSize(nil, 4096)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Reset(c)
+				for _, req := range requests[i%len(requests)] {
+					if _, err := c.Write(req); err != nil {
+						b.Fatal(err)
+					}
+					if err := readReply(r, &sc); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c.Close()
+			}
+		})
+	}
 }
