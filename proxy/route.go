@@ -253,28 +253,14 @@ func (p *pool) startConditional(db int, keys [][]byte, req []byte) *keyOp {
 // conditional runs a command whose outcome depends on the key's current
 // state (SET NX, INCR, EVAL ...) on one owner, then writes the resulting
 // state of every key (DUMP + PTTL → RESTORE REPLACE, or DEL) to the other
-// owners, holding the keys' stripes so no other write interleaves.
+// owners, holding the keys' stripes so no other write interleaves. Pools
+// with replicas use it; startConditional sends the command of a pool
+// without as a plain write.
 func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("conditional command without keys")
 	}
 	owners := p.owners(keys[0])
-	if !p.replicated {
-		h0 := keyHash(keys[0])
-		op := &keyOp{p: p, db: db, key: keys[0], h: h0, req: req, owners: owners}
-		op.calls = []*call{p.send(owners[0], db, h0, req)}
-		return op.result()
-	}
-	return p.conditionalReplicated(db, keys, req, owners)
-}
-
-// conditionalReplicated is conditional with replicas. It is a function of
-// its own because its frame is large (over 700 bytes): inlined into
-// conditional it deepened the unreplicated path too, where a PHP session
-// request's new goroutine then grew its stack once more. Copying stacks
-// fell from 3.1% to 1.5–1.9% of the proxy's CPU under the session
-// workload (perf, two runs of each build).
-func (p *pool) conditionalReplicated(db int, keys [][]byte, req []byte, owners []int) ([]byte, error) {
 	stripes := make([]int, 0, len(keys))
 	for _, k := range keys {
 		stripes = append(stripes, int(keyHash(k)%stripeCount))
