@@ -46,6 +46,11 @@ func (p *Parser) Parse(buf []byte) (args [][]byte, n int, err error) {
 		if len(buf) == 0 {
 			return nil, 0, nil
 		}
+		if p.args == nil {
+			// Room for a session's commands (SET k v NX PX ms is six
+			// arguments) at once, not grown one doubling at a time.
+			p.args = make([][]byte, 0, 8)
+		}
 		if buf[0] != '*' {
 			args, n, err = parseInline(buf, p.args[:0], lim.MaxInlineLen)
 			p.args = args
