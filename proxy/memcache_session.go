@@ -45,8 +45,8 @@ type mcSession struct {
 	batchTime time.Time
 }
 
-// finishGet turns a text get's backend replies into its VALUE lines.
-func (s *mcSession) finishGet(out []byte, sl *mcSlot, frames [][]byte, errs []error) []byte {
+// finishTextGet turns a text get's backend replies into its VALUE lines.
+func (s *mcSession) finishTextGet(out []byte, sl *mcSlot, frames [][]byte, errs []error) []byte {
 	st := &s.rs.stats
 	start := len(out)
 	for i, f := range frames {
@@ -123,7 +123,7 @@ const (
 func (s *mcSession) finish(out []byte, sl *mcSlot, frames [][]byte, errs []error) []byte {
 	switch sl.kind {
 	case replyTextGet:
-		return s.finishGet(out, sl, frames, errs)
+		return s.finishTextGet(out, sl, frames, errs)
 	case replyTextStore:
 		return finishTextStore(out, frames[0], errs[0])
 	case replyTextDelete:

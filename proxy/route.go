@@ -78,25 +78,21 @@ func (op *keyOp) nextRead() bool {
 func (p *pool) startWrite(db int, key, req []byte) *keyOp {
 	op := p.newKeyOp(db, key, req, true)
 	op.calls = append(op.calls, make([]*call, len(op.owners))...) // no allocation up to len(callsBuf)
-	if !p.replicated {
-		// One owner: its connection's queue orders the writes, and there
-		// is no copy for a repair or a conditional write to race. The
-		// stripe's atomic was half of this function's time (perf).
-		for i, o := range op.owners {
-			op.calls[i] = p.send(o, db, op.h, req)
-		}
-		return op
+	// With one owner its connection's queue orders the writes, and there is
+	// no copy for a repair or a conditional write to race: no stripe (its
+	// atomic was half of this function's time, perf).
+	if p.replicated {
+		mu := &p.stripes[op.h%stripeCount]
+		mu.Lock()
+		defer mu.Unlock()
 	}
-	mu := &p.stripes[op.h%stripeCount]
-	mu.Lock()
 	for i, o := range op.owners {
-		if p.state(o) == failover.Down {
+		if p.replicated && p.state(o) == failover.Down {
 			p.markMissed(o, db, key)
 			continue
 		}
 		op.calls[i] = p.send(o, db, op.h, req)
 	}
-	mu.Unlock()
 	return op
 }
 
