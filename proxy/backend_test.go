@@ -15,7 +15,7 @@ import (
 // in order, and every reply comes back.
 func TestPipelineLargerThanAWriteRound(t *testing.T) {
 	var sets atomic.Int64
-	c, _ := startFakeProxy(t, "  replicas: 2\n", &sets)
+	c := startFakeProxy(t, "  replicas: 2\n", &sets)
 	if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func serveFake(c net.Conn, value []byte, sets *atomic.Int64) {
 // backends, pipelined depth at a time on one client connection, and
 // reports allocations per request across the whole proxy.
 func benchmarkProxy(b *testing.B, replicas, depth int, command func(i int) []byte) {
-	c, _ := startFakeProxy(b, fmt.Sprintf("  replicas: %d\n", replicas), nil)
+	c := startFakeProxy(b, fmt.Sprintf("  replicas: %d\n", replicas), nil)
 	var sc resp.ReplyScanner
 	runPipelined(b, c, depth, command, func(r *bufio.Reader) error { return readReply(r, &sc) })
 }
@@ -129,21 +129,33 @@ func runPipelined(b *testing.B, c net.Conn, depth int, command func(i int) []byt
 	}
 }
 
-// startFakeProxy starts a proxy pool (its config: extra, then the servers)
-// over 3 fake backends and returns a client connection to it and the
-// backends' addresses; everything stops when the test ends.
-func startFakeProxy(b testing.TB, extra string, sets *atomic.Int64) (net.Conn, []string) {
+// startFakeProxy starts a Redis pool (its config: extra, then the
+// servers) over 3 fake backends and returns a client connection to it;
+// everything stops when the test ends.
+func startFakeProxy(b testing.TB, extra string, sets *atomic.Int64) net.Conn {
+	return dialPool(b, startFakePool(b, extra, sets))
+}
+
+// startFakePool is startFakeProxy without the client connection: it
+// returns the pool's address.
+func startFakePool(b testing.TB, extra string, sets *atomic.Int64) string {
 	var addrs []string
 	for range 3 {
 		addrs = append(addrs, fakeRedis(b, 2048, sets))
 	}
-	return startProxyOver(b, "  redis: true\n"+extra, addrs), addrs
+	return startPoolOver(b, "  redis: true\n"+extra, addrs)
 }
 
 // startProxyOver starts a proxy pool with the given settings over servers
 // and returns a client connection to it; everything stops when the test
 // ends.
 func startProxyOver(b testing.TB, settings string, servers []string) net.Conn {
+	return dialPool(b, startPoolOver(b, settings, servers))
+}
+
+// startPoolOver is startProxyOver without the client connection: it
+// returns the pool's address.
+func startPoolOver(b testing.TB, settings string, servers []string) string {
 	var list strings.Builder
 	for i, a := range servers {
 		fmt.Fprintf(&list, "   - %s:1 n%d\n", a, i)
@@ -152,7 +164,12 @@ func startProxyOver(b testing.TB, settings string, servers []string) net.Conn {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := net.Dial("tcp", srv.Addrs()["bench"])
+	return srv.Addrs()["bench"]
+}
+
+// dialPool connects to addr; the connection is closed when the test ends.
+func dialPool(b testing.TB, addr string) net.Conn {
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -199,20 +216,22 @@ var (
 	})
 )
 
-func BenchmarkProxyGET(b *testing.B) {
-	for _, r := range []int{1, 2} {
+// benchmarkShapes runs bench as sub-benchmarks replicas<r>/pipeline<depth>,
+// for each replica count given and pipeline depths 1 and 16.
+func benchmarkShapes(b *testing.B, replicas []int, bench func(b *testing.B, replicas, depth int)) {
+	for _, r := range replicas {
 		for _, depth := range []int{1, 16} {
-			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkProxy(b, r, depth, getCommand) })
+			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { bench(b, r, depth) })
 		}
 	}
 }
 
+func BenchmarkProxyGET(b *testing.B) {
+	benchmarkShapes(b, []int{1, 2}, func(b *testing.B, r, depth int) { benchmarkProxy(b, r, depth, getCommand) })
+}
+
 func BenchmarkProxySETEX(b *testing.B) {
-	for _, r := range []int{1, 2} {
-		for _, depth := range []int{1, 16} {
-			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkProxy(b, r, depth, setCommand) })
-		}
-	}
+	benchmarkShapes(b, []int{1, 2}, func(b *testing.B, r, depth int) { benchmarkProxy(b, r, depth, setCommand) })
 }
 
 // startServer runs a proxy in this process with the given YAML config.
@@ -249,15 +268,7 @@ func startServer(tb testing.TB, yaml string) (*Server, error) {
 func BenchmarkProxySessionRequest(b *testing.B) {
 	for _, r := range []int{1, 2} {
 		b.Run(fmt.Sprintf("replicas%d", r), func(b *testing.B) {
-			var servers strings.Builder
-			for i := range 3 {
-				fmt.Fprintf(&servers, "   - %s:1 n%d\n", fakeRedis(b, 2048, nil), i)
-			}
-			srv, err := startServer(b, fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  replicas: %d\n  servers:\n%s", r, servers.String()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			addr := srv.Addrs()["bench"]
+			addr := startFakePool(b, fmt.Sprintf("  replicas: %d\n", r), nil)
 			value := strings.Repeat("s", 2048)
 			requests := make([][][]byte, 100)
 			for i := range requests {

@@ -128,19 +128,11 @@ var (
 )
 
 func BenchmarkProxyMemcacheGet(b *testing.B) {
-	for _, r := range []int{1, 2} {
-		for _, depth := range []int{1, 16} {
-			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkMemcache(b, r, depth, mcGetCommand) })
-		}
-	}
+	benchmarkShapes(b, []int{1, 2}, func(b *testing.B, r, depth int) { benchmarkMemcache(b, r, depth, mcGetCommand) })
 }
 
 func BenchmarkProxyMemcacheSet(b *testing.B) {
-	for _, r := range []int{1, 2} {
-		for _, depth := range []int{1, 16} {
-			b.Run(fmt.Sprintf("replicas%d/pipeline%d", r, depth), func(b *testing.B) { benchmarkMemcache(b, r, depth, mcSetCommand) })
-		}
-	}
+	benchmarkShapes(b, []int{1, 2}, func(b *testing.B, r, depth int) { benchmarkMemcache(b, r, depth, mcSetCommand) })
 }
 
 // binaryRequest encodes a binary-protocol request.
@@ -181,13 +173,13 @@ var (
 )
 
 func BenchmarkProxyMemcacheBinaryGet(b *testing.B) {
-	for _, depth := range []int{1, 16} {
-		b.Run(fmt.Sprintf("replicas1/pipeline%d", depth), func(b *testing.B) { benchmarkMemcacheWith(b, 1, depth, mcBinaryGetCommand, readBinaryReply) })
-	}
+	benchmarkShapes(b, []int{1}, func(b *testing.B, r, depth int) {
+		benchmarkMemcacheWith(b, r, depth, mcBinaryGetCommand, readBinaryReply)
+	})
 }
 
 func BenchmarkProxyMemcacheBinarySet(b *testing.B) {
-	for _, depth := range []int{1, 16} {
-		b.Run(fmt.Sprintf("replicas1/pipeline%d", depth), func(b *testing.B) { benchmarkMemcacheWith(b, 1, depth, mcBinarySetCommand, readBinaryReply) })
-	}
+	benchmarkShapes(b, []int{1}, func(b *testing.B, r, depth int) {
+		benchmarkMemcacheWith(b, r, depth, mcBinarySetCommand, readBinaryReply)
+	})
 }

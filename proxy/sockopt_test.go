@@ -37,25 +37,12 @@ func tcpTimer(t *testing.T, localPort, remotePort int) int {
 	return 0
 }
 
-func port(t *testing.T, addr net.Addr) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // tcpkeepalive works as in twemproxy: it turns TCP keepalive on for client
 // connections, which otherwise get none.
 func TestTCPKeepaliveAppliesToClientConnections(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tcpkeepalive=%v", on), func(t *testing.T) {
-			c, _ := startFakeProxy(t, fmt.Sprintf("  tcpkeepalive: %v\n", on), nil)
+			c := startFakeProxy(t, fmt.Sprintf("  tcpkeepalive: %v\n", on), nil)
 			if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +52,7 @@ func TestTCPKeepaliveAppliesToClientConnections(t *testing.T) {
 			if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 				t.Fatal(err)
 			}
-			if tr := tcpTimer(t, port(t, c.RemoteAddr()), port(t, c.LocalAddr())); (tr == 2) != on {
+			if tr := tcpTimer(t, c.RemoteAddr().(*net.TCPAddr).Port, c.LocalAddr().(*net.TCPAddr).Port); (tr == 2) != on {
 				t.Errorf("the proxy's client connection has timer %d with tcpkeepalive %v (2 is keepalive)", tr, on)
 			}
 		})
