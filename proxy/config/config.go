@@ -128,6 +128,10 @@ type Pool struct {
 	// server to repair it when it returns; past it the server needs a full
 	// resync. Default 1000000.
 	MaxMissedKeys int
+	// ResyncRate caps how many keys a second a resync copies to a returning
+	// server, from resync_rate:, for operators who would rather keep client
+	// latency than restore redundancy quickly. 0 (the default) means no cap.
+	ResyncRate int
 
 	// Line is the line of the pool's name in the file.
 	Line int

@@ -62,6 +62,7 @@ var keys = []key{
 		}
 	}},
 	intKey("max_missed_keys", "", 1, func(p *Pool) *int { return &p.MaxMissedKeys }, ""),
+	intKey("resync_rate", "", 0, func(p *Pool) *int { return &p.ResyncRate }, ""),
 }
 
 // keyIndex finds a key by name.
