@@ -27,6 +27,12 @@ type Config struct {
 	// Replicated is true when keys have more than one owner, so a returning
 	// node can (and must) be repaired from the others before it serves reads.
 	Replicated bool
+	// Partitions is the number of placement partitions, and
+	// PartitionOwners(p) the nodes that own partition p: a full resync
+	// copies each partition from one of its other owners. Needed when
+	// Replicated.
+	Partitions      int
+	PartitionOwners func(p int) []int
 	// Logger receives every state transition.
 	Logger *slog.Logger
 }
@@ -41,11 +47,15 @@ type Prober interface {
 type Repairer interface {
 	// Flush empties the node: used when its data cannot be trusted.
 	Flush(ctx context.Context, node int) error
-	// CopyAll copies every key the node owns from the other live owners.
-	CopyAll(ctx context.Context, node int) error
-	// RepairKeys makes the node's copy of each key equal to a live owner's
-	// (or deletes it) and returns the keys it could not repair.
-	RepairKeys(ctx context.Context, node int, keys []KeyRef) (failed []KeyRef, err error)
+	// Copy copies to node every key of each transfer's partitions that the
+	// transfer's source holds, without undoing newer client writes. It
+	// returns the transfers whose source failed part way (err nil), and an
+	// error when the node itself failed. reason names the copy in logs.
+	Copy(ctx context.Context, node int, plan []Transfer, reason string) (failed []Transfer, err error)
+	// RepairKeys makes the node's copy of each key equal to another owner's
+	// (or deletes it). It returns the keys it could not repair: with err
+	// nil, those that no other owner in service could give.
+	RepairKeys(ctx context.Context, node int, keys []KeyRef) (unrepaired []KeyRef, err error)
 }
 
 // ErrRestarted is recorded as a node's last error when its run id changed.
@@ -105,8 +115,20 @@ func (c *Cluster) Statuses() []Status {
 	out := make([]Status, len(c.nodes))
 	for i, n := range c.nodes {
 		out[i] = n.Status()
+		out[i].OwedFrom = c.debtSourceNames(n)
 	}
 	return out
+}
+
+// Redundant reports whether every node holds a current copy of every key
+// it owns, so every key has its full set of copies.
+func (c *Cluster) Redundant() bool {
+	for _, n := range c.nodes {
+		if !n.Status().Redundant {
+			return false
+		}
+	}
+	return true
 }
 
 // transition is the one place a node changes state.
@@ -136,6 +158,9 @@ func (c *Cluster) transitionIf(n *Node, want State, to State, reason string) boo
 	n.mu.Unlock()
 	if to != Up {
 		c.pokeGossip()
+	} else if c.cfg.Replicated {
+		// A node in service again may pay what others owe.
+		c.pokeAll()
 	}
 	c.cfg.Logger.Info("node state change", "node", n.Name, "addr", n.Addr,
 		"from", from.String(), "to", to.String(), "reason", reason)
@@ -200,6 +225,7 @@ func (c *Cluster) markRestarted(n *Node) {
 	n.overflow = true // whatever it holds now is unknown: full resync
 	n.updateHasMissedLocked()
 	n.mu.Unlock()
+	c.discardData(n)
 	c.transition(n, Down, ErrRestarted.Error())
 	c.poke(n.Index)
 }
@@ -333,6 +359,11 @@ func (c *Cluster) checkLive(ctx context.Context, n *Node) {
 			c.ReportFailure(n.Index, err)
 		}
 	}
+	if c.cfg.Replicated && n.State() == Up && n.HasDebt() {
+		if err := c.payDebts(ctx, n); err != nil && ctx.Err() == nil {
+			c.ReportFailure(n.Index, err)
+		}
+	}
 }
 
 // tryRejoin probes a DOWN node and, if it answers, repairs it and moves it UP.
@@ -369,7 +400,8 @@ func (c *Cluster) tryRejoin(ctx context.Context, n *Node) {
 // unreachable gets exactly the keys it missed.
 func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	n.mu.Lock()
-	full := n.overflow || n.runID == "" || n.runID != runID
+	restarted := n.runID != "" && n.runID != runID
+	full := n.overflow || n.runID == "" || restarted
 	// The repair's own connections must accept this run id; overflow keeps
 	// the need for a full resync if this attempt fails half way.
 	n.runID = runID
@@ -379,6 +411,11 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	}
 	n.mu.Unlock()
 	others := c.othersLive(n)
+	if restarted || full && others {
+		// What it held is gone (or is about to be): nobody may count on
+		// it any more for keys they owe.
+		c.discardData(n)
+	}
 	if full && others {
 		if err := c.repairer.Flush(ctx, n.Index); err != nil {
 			return err
@@ -406,9 +443,12 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	case <-time.After(c.cfg.Timeout):
 	}
 	if full {
-		if err := c.repairer.CopyAll(ctx, n.Index); err != nil {
+		plan, debts := c.plan(n)
+		failed, err := c.repairer.Copy(ctx, n.Index, plan, "full resync")
+		if err != nil {
 			return err
 		}
+		c.setDebt(n, debts, failed)
 	}
 	if err := c.drainMissed(ctx, n); err != nil {
 		return err
@@ -431,8 +471,10 @@ func (c *Cluster) othersLive(n *Node) bool {
 }
 
 // drainMissed repairs the node's missed keys in batches. A key stays
-// marked (kept out of reads) until its repair succeeded. Keys marked again
-// during a round are repaired in the next one, for a bounded number of rounds.
+// marked (kept out of reads) until its repair succeeded; keys that no other
+// owner in service can give stay marked without failing the repair, and
+// are retried by the health loop. Keys marked again during a round are
+// repaired in the next one, for a bounded number of rounds.
 func (c *Cluster) drainMissed(ctx context.Context, n *Node) error {
 	const batch = 1000
 	for range 10 {
@@ -440,6 +482,7 @@ func (c *Cluster) drainMissed(ctx context.Context, n *Node) error {
 		if len(all) == 0 {
 			return nil
 		}
+		repaired := 0
 		for len(all) > 0 {
 			chunk := all[:min(batch, len(all))]
 			all = all[len(chunk):]
@@ -447,24 +490,25 @@ func (c *Cluster) drainMissed(ctx context.Context, n *Node) error {
 			for i, k := range chunk {
 				keys[i] = k.KeyRef
 			}
-			failed, err := c.repairer.RepairKeys(ctx, n.Index, keys)
-			if len(failed) > 0 {
-				bad := make(map[KeyRef]bool, len(failed))
-				for _, k := range failed {
-					bad[k] = true
+			unrepaired, err := c.repairer.RepairKeys(ctx, n.Index, keys)
+			if len(unrepaired) > 0 {
+				left := make(map[KeyRef]bool, len(unrepaired))
+				for _, k := range unrepaired {
+					left[k] = true
 				}
-				chunk = slices.DeleteFunc(slices.Clone(chunk), func(k markedKey) bool { return bad[k.KeyRef] })
+				chunk = slices.DeleteFunc(slices.Clone(chunk), func(k markedKey) bool { return left[k.KeyRef] })
 			}
 			n.clearRepaired(chunk)
-			if err == nil && len(failed) > 0 {
-				err = fmt.Errorf("%d of %d missed keys could not be repaired", len(failed), len(keys))
-			}
+			repaired += len(chunk)
 			if err != nil {
-				return err
+				return fmt.Errorf("%d of %d missed keys not repaired: %w", len(unrepaired), len(keys), err)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+		}
+		if repaired == 0 {
+			return nil // what is left has no source in service now
 		}
 	}
 	return nil

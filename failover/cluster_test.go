@@ -13,17 +13,22 @@ import (
 // fakeFleet answers probes and records repairs, so the state machine can be
 // driven step by step.
 type fakeFleet struct {
-	mu       sync.Mutex
-	alive    []bool
-	runIDs   []string
-	flushed  []int
-	copied   []int
-	repaired map[int][]KeyRef
-	failKeys bool
+	mu      sync.Mutex
+	alive   []bool
+	runIDs  []string
+	flushed []int
+	copied  []int
+	// transfers records, per node, the transfers it was refilled by.
+	transfers map[int][]Transfer
+	// failSource makes every transfer from that node fail (-1: none).
+	failSource int
+	repaired   map[int][]KeyRef
+	failKeys   bool
+	noSource   bool // RepairKeys finds no other owner in service
 }
 
 func newFakeFleet(n int) *fakeFleet {
-	f := &fakeFleet{repaired: map[int][]KeyRef{}}
+	f := &fakeFleet{repaired: map[int][]KeyRef{}, transfers: map[int][]Transfer{}, failSource: -1}
 	for i := 0; i < n; i++ {
 		f.alive = append(f.alive, true)
 		f.runIDs = append(f.runIDs, "run-a")
@@ -47,18 +52,31 @@ func (f *fakeFleet) Flush(ctx context.Context, node int) error {
 	return nil
 }
 
-func (f *fakeFleet) CopyAll(ctx context.Context, node int) error {
+func (f *fakeFleet) Copy(ctx context.Context, node int, plan []Transfer, reason string) ([]Transfer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.copied = append(f.copied, node)
-	return nil
+	if reason == "full resync" {
+		f.copied = append(f.copied, node)
+	}
+	var failed []Transfer
+	for _, t := range plan {
+		if t.Source == f.failSource {
+			failed = append(failed, t)
+			continue
+		}
+		f.transfers[node] = append(f.transfers[node], t)
+	}
+	return failed, nil
 }
 
 func (f *fakeFleet) RepairKeys(ctx context.Context, node int, keys []KeyRef) ([]KeyRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failKeys {
-		return keys, errors.New("source unreachable")
+		return keys, errors.New("node unreachable")
+	}
+	if f.noSource {
+		return keys, nil
 	}
 	f.repaired[node] = append(f.repaired[node], keys...)
 	return nil, nil
@@ -87,7 +105,8 @@ func newUnstartedCluster(f *fakeFleet) *Cluster {
 	cfg := Config{
 		FailureLimit: 2, RetryTimeout: 20 * time.Millisecond, CheckInterval: 5 * time.Millisecond,
 		Timeout: 10 * time.Millisecond, MaxMissedKeys: 4, Replicated: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Partitions: len(testPartitions), PartitionOwners: func(p int) []int { return testPartitions[p] },
 	}
 	c := NewCluster(cfg, names, names, f, f)
 	for i := range names {
@@ -95,6 +114,10 @@ func newUnstartedCluster(f *fakeFleet) *Cluster {
 	}
 	return c
 }
+
+// testPartitions places the three test nodes like a ring with replicas 2:
+// each pair of nodes shares one partition.
+var testPartitions = [][]int{{0, 1}, {1, 2}, {2, 0}}
 
 // runCluster runs c's loops until the test ends.
 func runCluster(t *testing.T, c *Cluster) context.CancelFunc {

@@ -61,6 +61,10 @@ type Node struct {
 	// lastOwnMark is when this proxy last published a mark for the node
 	// (unix ns).
 	lastOwnMark atomic.Int64
+	// owed is the set of partitions in debt (nil: none), for the read path.
+	owed atomic.Pointer[partitionSet]
+	// epoch counts the times the node's data was discarded.
+	epoch atomic.Uint64
 
 	mu          sync.Mutex
 	lastErr     string
@@ -71,13 +75,15 @@ type Node struct {
 	overflow    bool // missed more keys than the bound: only a full resync repairs it
 	transitions int64
 	downSince   time.Time
+	debt        map[int][]debtSource // owed partition → owners that may pay it
 }
 
 // Suspected reports whether another proxy marked the node as not current.
 func (n *Node) Suspected() bool { return n.peerSuspect.Load() }
 
-// current reports whether this proxy vouches for the node: UP, nothing missed.
-func (n *Node) current() bool { return n.State() == Up && !n.hasMissed.Load() }
+// current reports whether this proxy vouches for the node: UP, nothing
+// missed, nothing owed.
+func (n *Node) current() bool { return n.State() == Up && !n.hasMissed.Load() && !n.HasDebt() }
 
 // State returns the node's current state.
 func (n *Node) State() State { return State(n.state.Load()) }
@@ -97,6 +103,13 @@ type Status struct {
 	MissedKeys  int
 	Overflow    bool
 	Transitions int64
+	// OwedPartitions counts the partitions the node lacks keys of, and
+	// OwedFrom names the nodes they may still be copied from.
+	OwedPartitions int
+	OwedFrom       []string
+	// Redundant: the node holds a current copy of every key it owns (up,
+	// nothing missed, nothing owed).
+	Redundant bool
 }
 
 // Status returns a consistent snapshot of the node.
@@ -108,6 +121,8 @@ func (n *Node) Status() Status {
 		State: n.State(), Failures: n.Failures(), LastError: n.lastErr,
 		LastChange: n.lastChange, RunID: n.runID, MissedKeys: len(n.missed),
 		Overflow: n.overflow, Transitions: n.transitions,
+		OwedPartitions: len(n.debt),
+		Redundant:      n.State() == Up && !n.overflow && len(n.missed) == 0 && len(n.debt) == 0,
 	}
 }
 

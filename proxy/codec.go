@@ -36,6 +36,8 @@ type backendCodec interface {
 	parseGet(reply []byte) (value []byte, ok bool, err error)
 	// flushRequest empties a server.
 	flushRequest() []byte
+	// keyCount is the number of keys node stores in the pool's databases.
+	keyCount(p *pool, node int) (int64, error)
 	// eachKey calls fn for every key stored on node.
 	eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error
 	// newProber checks a server's health and run id.

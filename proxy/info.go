@@ -60,10 +60,8 @@ func cmdInfo(s *session, args [][]byte) []byte {
 	})
 	section("Replication", func(b *strings.Builder) { b.WriteString("role:master\r\nconnected_slaves:0\r\n") })
 	section("Nodes", func(b *strings.Builder) {
-		for _, st := range s.p.cluster.Statuses() {
-			fmt.Fprintf(b, "node%d:name=%s,addr=%s,state=%s,failures=%d,missed_keys=%d,full_resync_needed=%d,transitions=%d,last_change=%d,last_error=%s\r\n",
-				st.Index, st.Name, st.Addr, st.State, st.Failures, st.MissedKeys, boolInt(st.Overflow), st.Transitions,
-				st.LastChange.Unix(), infoValue(st.LastError))
+		for _, kv := range s.p.nodeLines() {
+			fmt.Fprintf(b, "%s:%s\r\n", kv[0], kv[1])
 		}
 	})
 	section("Keyspace", func(b *strings.Builder) { s.keyspace(b) })
@@ -106,6 +104,47 @@ func (s *session) keyspace(b *strings.Builder) {
 			fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", i, scale(keys[i]), scale(expires[i]))
 		}
 	}
+}
+
+// nodeLines is the health of the pool and of each backend, as INFO nodes
+// and `stats nodes` show it: the pool's redundancy first, then one line a
+// node.
+func (p *pool) nodeLines() [][2]string {
+	statuses := p.cluster.Statuses()
+	redundant := true
+	for _, st := range statuses {
+		redundant = redundant && st.Redundant
+	}
+	out := [][2]string{{"redundant", yesNo(redundant)}}
+	for _, st := range statuses {
+		rs := p.repair.progress[st.Index].status()
+		out = append(out, [2]string{"node" + strconv.Itoa(st.Index), fmt.Sprintf(
+			"name=%s,addr=%s,state=%s,redundant=%s,failures=%d,missed_keys=%d,full_resync_needed=%d,"+
+				"owed_partitions=%d,owed_from=%s,resync=%s,resync_keys_copied=%d,resync_keys_left=%d,resync_keys_per_sec=%d,"+
+				"transitions=%d,last_change=%d,last_error=%s",
+			st.Name, st.Addr, st.State, yesNo(st.Redundant), st.Failures, st.MissedKeys, boolInt(st.Overflow),
+			st.OwedPartitions, strings.Join(st.OwedFrom, "+"), resyncState(rs), rs.Copied, rs.Left, rs.PerSecond,
+			st.Transitions, st.LastChange.Unix(), infoValue(st.LastError))})
+	}
+	return out
+}
+
+// resyncState names a node's latest bulk copy: none, running, or done.
+func resyncState(rs resyncStatus) string {
+	switch {
+	case rs.Reason == "":
+		return "none"
+	case rs.Running:
+		return "running"
+	}
+	return "done"
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "yes"
+	}
+	return "no"
 }
 
 func boolInt(v bool) int {

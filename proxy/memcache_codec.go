@@ -224,6 +224,20 @@ func (memcacheCodec) replyError(frame []byte) string {
 
 func (memcacheCodec) flushRequest() []byte { return []byte("flush_all\r\n") }
 
+// keyCount reads curr_items from `stats`.
+func (memcacheCodec) keyCount(p *pool, node int) (int64, error) {
+	reply, err := p.send(node, 0, 0, []byte("stats\r\n")).wait()
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(reply) {
+		if v, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("STAT curr_items ")); ok {
+			return strconv.ParseInt(string(v), 10, 64)
+		}
+	}
+	return 0, errors.New("stats reply without curr_items")
+}
+
 // eachKey lists a node's keys with `lru_crawler metadump hash`, on a
 // connection of its own: memcached refuses it inside a pipeline. The hash
 // walk, unlike `metadump all`'s walk of the LRUs, does not skip items that

@@ -601,16 +601,14 @@ func (s *mcSession) proxyStats() [][2]string {
 	}
 }
 
-// nodeStats lists each backend's health, as `stats nodes`.
+// nodeStats lists the pool's redundancy and each backend's health, as
+// `stats nodes`; memcached's stats values have no spaces.
 func (s *mcSession) nodeStats() [][2]string {
-	var out [][2]string
-	for _, n := range s.p.cluster.Statuses() {
-		out = append(out, [2]string{"node" + strconv.Itoa(n.Index),
-			"name=" + n.Name + ",addr=" + n.Addr + ",state=" + n.State.String() +
-				",failures=" + strconv.Itoa(n.Failures) + ",missed_keys=" + strconv.Itoa(n.MissedKeys) +
-				",last_error=" + infoValue(strings.ReplaceAll(n.LastError, " ", "_"))})
+	lines := s.p.nodeLines()
+	for i := range lines {
+		lines[i][1] = strings.ReplaceAll(lines[i][1], " ", "_")
 	}
-	return out
+	return lines
 }
 
 // backendStats sums a `stats <sub>` over the live backends, line by line

@@ -32,6 +32,7 @@ type pool struct {
 	replicated bool
 	codec      backendCodec
 	prober     prober
+	repair     *repairer
 	stripes    [stripeCount]sync.Mutex
 
 	ctx    context.Context
@@ -66,20 +67,23 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 		p.codec = redisCodec{auth: cfg.RedisAuth}
 	}
 	p.prober = p.codec.newProber(p)
+	p.repair = newRepairer(p)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.liveRing.Store(ring)
 	for i, s := range cfg.Servers {
 		p.nodes = append(p.nodes, &nodeBackend{p: p, index: i, addr: s.Addr, conns: make(map[int][]*backendConn)})
 	}
 	p.cluster = failover.NewCluster(failover.Config{
-		FailureLimit:  cfg.ServerFailureLimit,
-		RetryTimeout:  cfg.ServerRetryTimeout,
-		CheckInterval: cfg.HealthCheckInterval,
-		Timeout:       cfg.Timeout,
-		MaxMissedKeys: cfg.MaxMissedKeys,
-		Replicated:    p.replicated,
-		Logger:        p.log,
-	}, names, addrs, p.prober, &repairer{p: p})
+		FailureLimit:    cfg.ServerFailureLimit,
+		RetryTimeout:    cfg.ServerRetryTimeout,
+		CheckInterval:   cfg.HealthCheckInterval,
+		Timeout:         cfg.Timeout,
+		MaxMissedKeys:   cfg.MaxMissedKeys,
+		Replicated:      p.replicated,
+		Logger:          p.log,
+		Partitions:      ring.PartitionCount(),
+		PartitionOwners: ring.OwnersOfPartition,
+	}, names, addrs, p.prober, p.repair)
 	if cfg.AutoEjectHosts && !p.replicated {
 		p.cluster.OnChange(p.rebuildLiveRing)
 	}
@@ -189,6 +193,22 @@ func (p *pool) markMissed(node, db int, key []byte) {
 	}
 }
 
+// partition returns key's partition, computed once into *part (-1: not yet).
+func (p *pool) partition(part *int, key []byte) int {
+	if *part < 0 {
+		*part = p.ring.Partition(key)
+	}
+	return *part
+}
+
+// current reports whether node holds a current copy of key: up, not
+// missed, not marked by another proxy, not owed.
+func (p *pool) current(node, db int, key []byte) bool {
+	n := p.cluster.Node(node)
+	return n.State() == failover.Up && !n.Missed(db, key) && !n.Suspected() &&
+		!(n.HasDebt() && n.Owes(p.ring.Partition(key)))
+}
+
 // readOrder returns the owners a read should try, best first: UP owners
 // whose copy is current and that no other proxy marked, then RECOVERING or
 // marked ones, then (as a last resort) any reachable owner even if its copy
@@ -198,12 +218,15 @@ func (p *pool) readOrder(dst []int, owners []int, db int, key []byte) []int {
 	if !p.replicated {
 		return append(dst, owners[0])
 	}
+	part := -1
 	for pass := 0; pass < 3; pass++ {
 		for _, o := range owners {
 			n := p.cluster.Node(o)
 			st := n.State()
 			missed := n.Missed(db, key)
-			marked := n.Suspected()
+			// A node that owes the key's partition may lack it: it is
+			// read like a recovering one, after every complete owner.
+			marked := n.Suspected() || n.HasDebt() && n.Owes(p.partition(&part, key))
 			switch {
 			case pass == 0 && st == failover.Up && !missed && !marked,
 				pass == 1 && (st == failover.Recovering || st == failover.Up && marked) && !missed,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -120,6 +121,25 @@ func (redisCodec) replyError(frame []byte) string {
 // flushRequest empties one database: the proxy flushes only the databases
 // it uses (redis_db onwards), never the rest of a shared server.
 func (redisCodec) flushRequest() []byte { return resp.AppendCommandStrings(nil, "FLUSHDB") }
+
+// keyCount sums the keys=N of INFO keyspace over the pool's databases.
+func (redisCodec) keyCount(p *pool, node int) (int64, error) {
+	reply, err := p.send(node, p.cfg.RedisDB, 0, resp.AppendCommandStrings(nil, "INFO", "keyspace")).wait()
+	if err != nil {
+		return 0, err
+	}
+	info, _ := resp.Bulk(reply)
+	var n int64
+	for _, db := range p.backendDBs() {
+		for kv := range strings.SplitSeq(infoField(info, "db"+strconv.Itoa(db)), ",") {
+			if v, ok := strings.CutPrefix(kv, "keys="); ok {
+				k, _ := strconv.ParseInt(v, 10, 64)
+				n += k
+			}
+		}
+	}
+	return n, nil
+}
 
 // eachKey SCANs every backend database that INFO keyspace lists.
 func (redisCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {

@@ -149,10 +149,7 @@ func (op *keyOp) result() ([]byte, error) {
 			if miss == nil {
 				miss, missNode = reply, node
 			}
-			op.order = slices.DeleteFunc(op.order, func(o int) bool {
-				n := op.p.cluster.Node(o)
-				return n.State() != failover.Up || n.Missed(op.db, op.key) || n.Suspected()
-			})
+			op.order = slices.DeleteFunc(op.order, func(o int) bool { return !op.p.current(o, op.db, op.key) })
 			if !op.nextRead() {
 				return miss, nil
 			}
@@ -218,7 +215,7 @@ func (op *keyOp) writeResult() ([]byte, error) {
 		// The reply must come from a copy that was current before the write
 		// (DEL's count, a memcached delete's NOT_FOUND): not one this proxy
 		// knows missed writes, nor one another proxy has marked.
-		if n := op.p.cluster.Node(op.owners[i]); best == nil && !n.Missed(op.db, op.key) && !n.Suspected() {
+		if best == nil && op.p.current(op.owners[i], op.db, op.key) {
 			best = reply
 		} else if fallback == nil {
 			fallback = reply

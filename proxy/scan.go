@@ -18,7 +18,8 @@ const scanMaxMaskNodes = 16
 func (p *pool) upMask() uint64 {
 	var m uint64
 	for i := range p.nodes {
-		if !p.replicated || p.state(i) == failover.Up {
+		// A node that owes partitions may lack some of their keys.
+		if !p.replicated || p.state(i) == failover.Up && !p.cluster.Node(i).HasDebt() {
 			m |= 1 << i
 		}
 	}
