@@ -189,3 +189,152 @@ func TestScriptsRouteByKeys(t *testing.T) {
 		t.Errorf("EVALSHA after SCRIPT FLUSH: %v, want NOSCRIPT", err)
 	}
 }
+
+// TestLoopingScriptTakesOneServerOutOfServiceAndIsKilled: a script that
+// never ends (EVAL "while true do end") times out on the key's first owner
+// and is not sent to the second one, so with replicas: 2 over 3 servers at
+// most one server is ever out of service and every session stays readable
+// and writable; its client gets the timeout. The proxy's health probe then
+// meets BUSY and ends the script with SCRIPT KILL, and the server comes
+// back up. No client request waits much longer than `timeout`.
+func TestLoopingScriptTakesOneServerOutOfServiceAndIsKilled(t *testing.T) {
+	// Redis answers BUSY (and accepts SCRIPT KILL) only once a script has
+	// run for busy-reply-threshold, 5 s by default: 1 s keeps the test
+	// short, and stays above the proxy's timeout (500 ms in the test
+	// config, with server_retry_timeout 500 ms and server_failure_limit 1),
+	// so the request has long failed when the kill comes, as in production.
+	cl := startCluster(t, clusterConfig{redis: harness.RedisOptions{Args: []string{"--busy-reply-threshold", "1000"}}})
+	const timeout = 500 * time.Millisecond
+	// Well above timeout plus one health-check round and the missed-write
+	// fence: a bound on waiting, not a speed test.
+	const bound = timeout + 1500*time.Millisecond
+	ctx := t.Context()
+	c := cl.proxy.Client(0)
+	const n = 200
+	writeSessions(t, c, "sess", n, "v1", sessionTTL)
+
+	// Sessions are written and read throughout; each request is timed.
+	stop := make(chan struct{})
+	type loadResult struct {
+		slowest  time.Duration
+		slowOp   string
+		requests int
+		errs     []string
+	}
+	loadDone := make(chan loadResult, 1)
+	go func() {
+		lc := cl.proxy.Client(0)
+		var res loadResult
+		timed := func(op string, f func() error) {
+			start := time.Now()
+			err := f()
+			if d := time.Since(start); d > res.slowest {
+				res.slowest, res.slowOp = d, op
+			}
+			res.requests++
+			if err != nil && len(res.errs) < 10 {
+				res.errs = append(res.errs, op+": "+err.Error())
+			}
+		}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				loadDone <- res
+				return
+			default:
+			}
+			k := sessionKey("sess", i%n)
+			timed("SET "+k, func() error { return lc.Set(ctx, k, sessionValue("sess", i%n, "v1"), sessionTTL).Err() })
+			timed("GET "+k, func() error { return lc.Get(ctx, k).Err() })
+		}
+	}()
+
+	// INFO nodes is polled throughout: how many servers were out of
+	// service at once.
+	pollDone := make(chan int, 1)
+	go func() {
+		worst := 0
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				pollDone <- worst
+				return
+			case <-tick.C:
+			}
+			nodes, _, err := cl.proxy.Nodes()
+			if err == nil {
+				out := 0
+				for _, nd := range nodes {
+					if nd.State != "up" {
+						out++
+					}
+				}
+				worst = max(worst, out)
+			}
+		}
+	}()
+
+	start := time.Now()
+	err := c.Eval(ctx, "while true do end", []string{"loop:key"}).Err()
+	evalTook := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("EVAL of a looping script: %v, want the timeout error", err)
+	}
+	if evalTook > bound {
+		t.Errorf("EVAL of a looping script answered after %v, want under %v", evalTook, bound)
+	}
+
+	allUp := func() bool {
+		nodes, _, err := cl.proxy.Nodes()
+		if err != nil || len(nodes) != len(cl.nodes) {
+			return false
+		}
+		for _, nd := range nodes {
+			if nd.State != "up" {
+				return false
+			}
+		}
+		return true
+	}
+	// The script's server goes down first; then every server must be up.
+	harness.WaitFor(rejoinTimeout, func() bool { return !allUp() })
+	recovered := harness.WaitFor(rejoinTimeout, allUp)
+	close(stop)
+	load, worst := <-loadDone, <-pollDone
+	t.Logf("EVAL answered after %v; %d session requests, the slowest (%s) %v; at most %d servers out of service at once",
+		evalTook, load.requests, load.slowOp, load.slowest, worst)
+	if !recovered {
+		_, info, _ := cl.proxy.Nodes()
+		t.Fatalf("not every server is up %v after the looping script:\n%s", rejoinTimeout, info)
+	}
+	if worst > 1 {
+		t.Errorf("%d servers were out of service at once, want at most 1", worst)
+	}
+	if load.slowest > bound {
+		t.Errorf("the slowest of %d session requests (%s) took %v, want under %v", load.requests, load.slowOp, load.slowest, bound)
+	}
+	if len(load.errs) > 0 {
+		t.Errorf("session requests failed while one server was busy: %v", load.errs)
+	}
+	if !strings.Contains(cl.proxy.Output(), "SCRIPT KILL") {
+		t.Errorf("the proxy's log says nothing of SCRIPT KILL:\n%s", cl.proxy.Output())
+	}
+
+	// The script ran on one server only.
+	ran := 0
+	for i := range cl.nodes {
+		stats, err := cl.backendClient(i, 0).Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatalf("INFO commandstats of %s: %v", cl.name(i), err)
+		}
+		if strings.Contains(stats, "cmdstat_eval:") {
+			ran++
+		}
+	}
+	if ran != 1 {
+		t.Errorf("the looping script ran on %d servers, want 1", ran)
+	}
+	requireSessions(t, "after the looping script", c, "sess", n, allVersion("v1"))
+}

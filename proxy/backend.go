@@ -64,6 +64,10 @@ func (c *call) release() {
 	callPool.Put(c)
 }
 
+// written reports whether the call went out in a write round: the backend
+// may have run it even if the call failed. Valid once the call completed.
+func (c *call) written() bool { return !c.sent.IsZero() }
+
 func (c *call) complete(err error) {
 	c.err = err
 	c.done <- struct{}{}

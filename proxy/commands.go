@@ -43,7 +43,11 @@ type cmdSpec struct {
 	classify func(args [][]byte) cmdKind
 	handler  func(s *session, args [][]byte) []byte
 	noAuth   bool // allowed before AUTH (AUTH, HELLO, QUIT)
-	flags    []string
+	// once marks a command whose result changes when it runs twice (INCR,
+	// APPEND, scripts): once written to an owner that then fails, it is
+	// not sent to another (pool.conditional).
+	once  bool
+	flags []string
 }
 
 func readCmd(name string, arity int) *cmdSpec {
@@ -56,6 +60,13 @@ func writeCmd(name string, arity int) *cmdSpec {
 
 func condCmd(name string, arity int) *cmdSpec {
 	return &cmdSpec{name: name, arity: arity, kind: kindConditional, first: 1, last: 1, step: 1, flags: []string{"write"}}
+}
+
+// onceCmd is a conditional command that is not safe to run twice.
+func onceCmd(name string, arity int) *cmdSpec {
+	c := condCmd(name, arity)
+	c.once = true
+	return c
 }
 
 func localCmd(name string, arity int, h func(s *session, args [][]byte) []byte) *cmdSpec {
@@ -73,14 +84,17 @@ func commandTable() map[string]*cmdSpec {
 		writeCmd("setex", 4), writeCmd("psetex", 4), writeCmd("expire", -3), writeCmd("pexpire", -3),
 		writeCmd("expireat", -3), writeCmd("pexpireat", -3), writeCmd("persist", 2),
 		writeCmd("getdel", 2), writeCmd("getex", -2), writeCmd("setrange", 4),
-		condCmd("setnx", 3), condCmd("getset", 3), condCmd("incr", 2), condCmd("incrby", 3),
-		condCmd("decr", 2), condCmd("decrby", 3), condCmd("incrbyfloat", 3), condCmd("append", 3),
+		// GETSET leaves the same value however often it runs, and a second
+		// owner answers with its own copy's old value, which the first
+		// attempt did not touch: like SET NX, it may move to the next owner.
+		condCmd("setnx", 3), condCmd("getset", 3), onceCmd("incr", 2), onceCmd("incrby", 3),
+		onceCmd("decr", 2), onceCmd("decrby", 3), onceCmd("incrbyfloat", 3), onceCmd("append", 3),
 		// Hashes (Spring-style session stores).
 		readCmd("hget", 3), readCmd("hmget", -3), readCmd("hexists", 3), readCmd("hlen", 2),
 		readCmd("hkeys", 2), readCmd("hvals", 2), readCmd("hstrlen", 3),
 		{name: "hgetall", arity: 2, kind: kindRead, first: 1, last: 1, step: 1, shape: resp.ShapeMap, flags: []string{"readonly"}},
 		writeCmd("hset", -4), writeCmd("hmset", -4), writeCmd("hdel", -3),
-		condCmd("hincrby", 4), condCmd("hincrbyfloat", 4), condCmd("hsetnx", 4),
+		onceCmd("hincrby", 4), onceCmd("hincrbyfloat", 4), condCmd("hsetnx", 4),
 		// Multi-key, split per key.
 		{name: "exists", arity: -2, kind: kindMultiRead, first: 1, last: -1, step: 1, merge: mergeSum, sub: "EXISTS", flags: []string{"readonly"}},
 		{name: "touch", arity: -2, kind: kindMultiRead, first: 1, last: -1, step: 1, merge: mergeSum, sub: "TOUCH", flags: []string{"readonly"}},
@@ -89,8 +103,9 @@ func commandTable() map[string]*cmdSpec {
 		{name: "unlink", arity: -2, kind: kindMultiWrite, first: 1, last: -1, step: 1, merge: mergeSum, sub: "UNLINK", flags: []string{"write"}},
 		{name: "mset", arity: -3, kind: kindMultiWrite, first: 1, last: -1, step: 2, merge: mergeOK, sub: "SET", flags: []string{"write"}},
 		// Scripts.
-		{name: "eval", arity: -3, kind: kindScript, flags: []string{"noscript"}},
-		{name: "evalsha", arity: -3, kind: kindScript, flags: []string{"noscript"}},
+		// What a script does is unknown; one that timed out may loop.
+		{name: "eval", arity: -3, kind: kindScript, once: true, flags: []string{"noscript"}},
+		{name: "evalsha", arity: -3, kind: kindScript, once: true, flags: []string{"noscript"}},
 		// Connection and server commands answered by the proxy.
 		localCmd("ping", -1, cmdPing), localCmd("echo", 2, cmdEcho),
 		{name: "quit", arity: -1, kind: kindLocal, handler: cmdQuit, noAuth: true},

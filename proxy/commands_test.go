@@ -81,3 +81,19 @@ func TestEveryCommandOfTheIssueIsInTheTable(t *testing.T) {
 		}
 	}
 }
+
+// The commands whose result changes when they run twice are exactly the
+// ones the table marks once (never resent after a written attempt failed).
+func TestCommandsNotSafeToRunTwiceAreMarked(t *testing.T) {
+	want := []string{"append", "decr", "decrby", "eval", "evalsha", "hincrby", "hincrbyfloat", "incr", "incrby", "incrbyfloat"}
+	var got []string
+	for name, spec := range commandTable() {
+		if spec.once {
+			got = append(got, name)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("commands marked once: %v, want %v", got, want)
+	}
+}

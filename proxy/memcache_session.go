@@ -412,15 +412,15 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		case memcache.CmdSet:
 			op = p.startWrite(0, key, s.metaSet(key, r.Data, r.Flags, exp))
 		case memcache.CmdAdd:
-			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"))
+			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"), resendable)
 		case memcache.CmdReplace:
-			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "MR"))
+			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "MR"), resendable)
 		case memcache.CmdCas:
-			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, tok('C', int64(r.Cas))))
+			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, tok('C', int64(r.Cas))), runOnce)
 		case memcache.CmdAppend:
-			op = s.conditional(key, appendMetaAppend(key, r.Data, "MA"))
+			op = s.conditional(key, appendMetaAppend(key, r.Data, "MA"), runOnce)
 		case memcache.CmdPrepend:
-			op = s.conditional(key, appendMetaAppend(key, r.Data, "MP"))
+			op = s.conditional(key, appendMetaAppend(key, r.Data, "MP"), runOnce)
 		}
 		add(op, replyTextStore)
 	case memcache.CmdDelete:
@@ -433,7 +433,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		if r.Command == memcache.CmdDecr {
 			flags = append(flags, "MD")
 		}
-		add(s.conditional(r.Keys[0], metaRequest("ma", r.Keys[0], flags...)), replyTextIncr)
+		add(s.conditional(r.Keys[0], metaRequest("ma", r.Keys[0], flags...), runOnce), replyTextIncr)
 	case memcache.CmdVersion:
 		s.reply(memcache.AppendVersion(nil, memcachedVersion))
 	case memcache.CmdVerbosity:
@@ -516,9 +516,18 @@ func (s *mcSession) finishTextIncr(out, frame []byte, err error) []byte {
 	return appendTextBackendReply(out, frame)
 }
 
+// Whether a conditional command may move to the next owner after the one
+// it was written to failed (pool.conditional): add and replace leave the
+// same item however often they run; incr, decr, append, prepend and cas
+// do not (a cas that applied makes its repeat fail with EXISTS).
+const (
+	resendable = false
+	runOnce    = true
+)
+
 // conditional starts a decide-on-one-owner command (add, cas, incr ...).
-func (s *mcSession) conditional(key, req []byte) *keyOp {
-	return s.p.startConditional(0, [][]byte{key}, req)
+func (s *mcSession) conditional(key, req []byte, once bool) *keyOp {
+	return s.p.startConditional(0, [][]byte{key}, req, once)
 }
 
 // appendMetaAppend encodes an append/prepend: flags and TTL stay the item's.
@@ -729,23 +738,23 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		var kop *keyOp
 		switch {
 		case base == memcache.OpAppend:
-			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MA"))
+			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MA"), runOnce)
 		case base == memcache.OpPrepend:
-			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MP"))
+			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MP"), runOnce)
 		case h.CAS != 0:
-			mode := tok('C', int64(h.CAS))
+			mode, once := tok('C', int64(h.CAS)), runOnce
 			if base == memcache.OpAdd {
-				mode = "ME"
+				mode, once = "ME", resendable
 			} else if base == memcache.OpReplace {
 				mode = "MR " + mode
 			}
-			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, mode))
+			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, mode), once)
 		case base == memcache.OpSet:
 			kop = p.startWrite(0, key, s.metaSet(key, r.Value, r.Flags, exp))
 		case base == memcache.OpAdd:
-			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"))
+			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"), resendable)
 		default:
-			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "MR"))
+			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "MR"), resendable)
 		}
 		add(kop, replyBinaryStore)
 	case memcache.OpDelete:
@@ -758,7 +767,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		if base == memcache.OpDecrement {
 			flags = append(flags, "MD")
 		}
-		add(s.conditional(key, metaRequest("ma", key, flags...)), replyBinaryIncr)
+		add(s.conditional(key, metaRequest("ma", key, flags...), runOnce), replyBinaryIncr)
 	case memcache.OpTouch:
 		st.mcTouches.Add(1)
 		add(p.startWrite(0, key, metaRequest("mg", key, tok('T', s.exptime(r.Exptime)))), replyBinaryTouch)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -195,9 +196,12 @@ func scanDB(ctx context.Context, p *pool, node, db int, fn func(db int, key []by
 func (c redisCodec) newProber(p *pool) prober { return newRedisProber(p) }
 
 // redisProber checks a backend with go-redis: INFO server proves it answers
-// and gives its run_id, which changes when redis-server restarts.
+// and gives its run_id, which changes when redis-server restarts. It also
+// ends a script that keeps a backend busy (Probe).
 type redisProber struct {
 	clients []*redis.Client
+	addrs   []string
+	log     *slog.Logger
 }
 
 // quietLogger drops go-redis's own dial-failure logging: a DOWN backend is
@@ -208,8 +212,9 @@ func (quietLogger) Printf(context.Context, string, ...interface{}) {}
 
 func newRedisProber(p *pool) *redisProber {
 	redis.SetLogger(quietLogger{})
-	pr := &redisProber{}
+	pr := &redisProber{log: p.log}
 	for _, s := range p.cfg.Servers {
+		pr.addrs = append(pr.addrs, s.Addr)
 		pr.clients = append(pr.clients, redis.NewClient(&redis.Options{
 			Addr:            s.Addr,
 			Password:        p.cfg.RedisAuth,
@@ -225,8 +230,25 @@ func newRedisProber(p *pool) *redisProber {
 	return pr
 }
 
+// Probe asks for INFO server. A server that answers BUSY runs a script
+// past busy-reply-threshold (5 s by default) and serves nothing else until
+// the script ends, which a looping one never does; the proxy gave up on the
+// request that started it after `timeout`. So the probe sends SCRIPT KILL
+// and fails this round: the node comes back through the next probes, like
+// any node that failed. A script that already wrote cannot be killed
+// (UNKILLABLE; only SHUTDOWN NOSAVE ends it, which is the operator's call):
+// the node then stays out of service.
 func (pr *redisProber) Probe(ctx context.Context, node int) (string, error) {
-	info, err := pr.clients[node].Info(ctx, "server").Result()
+	c := pr.clients[node]
+	info, err := c.Info(ctx, "server").Result()
+	if redis.HasErrorPrefix(err, "BUSY ") {
+		if kerr := c.ScriptKill(ctx).Err(); kerr != nil {
+			pr.log.Warn("backend busy running a script; SCRIPT KILL failed", "node", pr.addrs[node], "err", kerr)
+			return "", fmt.Errorf("probe: %w; SCRIPT KILL: %v", err, kerr)
+		}
+		pr.log.Warn("backend busy running a script; killed it with SCRIPT KILL", "node", pr.addrs[node])
+		return "", fmt.Errorf("probe: %w; killed the script", err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("probe: %w", err)
 	}

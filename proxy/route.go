@@ -18,6 +18,10 @@ type keyOp struct {
 	req    []byte
 	owners []int
 	write  bool
+	// once marks a request that is not safe to run twice (see
+	// pool.conditional): once written to an owner, it is not sent to
+	// another, and its reply, even an empty one, is the answer.
+	once bool
 
 	order []int   // read: owners still to try
 	calls []*call // read: the current attempt; write: one per owner (nil = skipped)
@@ -135,7 +139,7 @@ func (op *keyOp) result() ([]byte, error) {
 		node := op.calls[0].node
 		reply, err := op.calls[0].wait()
 		if err == nil {
-			if !op.p.replicated || !op.p.codec.isMiss(reply) {
+			if !op.p.replicated || op.once || !op.p.codec.isMiss(reply) {
 				if miss != nil {
 					// An earlier owner missed what this one has (a node that
 					// came back empty, a copy the resync skipped): repair it.
@@ -156,6 +160,9 @@ func (op *keyOp) result() ([]byte, error) {
 			continue
 		}
 		lastErr = err
+		if op.once && op.calls[0].written() {
+			return nil, lastErr
+		}
 		if !op.nextRead() && !op.rerouted() {
 			if miss != nil {
 				return miss, nil
@@ -170,7 +177,7 @@ func (op *keyOp) result() ([]byte, error) {
 // the key's new owner (once) instead of failing.
 func (op *keyOp) rerouted() bool {
 	p := op.p
-	if p.replicated || !p.cfg.AutoEjectHosts || op.rerouteDone {
+	if p.replicated || !p.cfg.AutoEjectHosts || op.rerouteDone || op.once && op.written() {
 		return false
 	}
 	op.rerouteDone = true
@@ -187,6 +194,11 @@ func (op *keyOp) rerouted() bool {
 	op.owners = owners
 	op.calls = append(op.calls[:0], p.send(owners[0], op.db, op.h, op.req))
 	return true
+}
+
+// written reports whether any of the op's calls went out to a backend.
+func (op *keyOp) written() bool {
+	return slices.ContainsFunc(op.calls, func(c *call) bool { return c != nil && c.written() })
 }
 
 // writeResult waits for every owner. The client gets the reply of the first
@@ -235,11 +247,14 @@ func (op *keyOp) writeResult() ([]byte, error) {
 // capture and copy, so it is a write like any other: queued with the
 // client's pipeline instead of waited for on the spot, and its call is
 // recycled. With replicas it runs at once, and the op is already done.
-func (p *pool) startConditional(db int, keys [][]byte, req []byte) *keyOp {
+// once marks a request that is not safe to run twice (see conditional).
+func (p *pool) startConditional(db int, keys [][]byte, req []byte, once bool) *keyOp {
 	if !p.replicated && len(keys) > 0 {
-		return p.startWrite(db, keys[0], req)
+		op := p.startWrite(db, keys[0], req)
+		op.once = once
+		return op
 	}
-	reply, err := p.conditional(db, keys, req)
+	reply, err := p.conditional(db, keys, req, once)
 	return &keyOp{done: true, reply: reply, err: err}
 }
 
@@ -249,7 +264,22 @@ func (p *pool) startConditional(db int, keys [][]byte, req []byte) *keyOp {
 // owners, holding the keys' stripes so no other write interleaves. Pools
 // with replicas use it; startConditional sends the command of a pool
 // without as a plain write.
-func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
+//
+// When the deciding owner fails, the command moves to the next owner —
+// unless once is set and the command was written to the failed owner. Such
+// a command (INCR, APPEND, memcached cas, a script) changes its result
+// when it runs twice, and an owner that timed out may still be running it
+// or have applied it: a second owner would apply it again, and a command
+// that timed out because of what it does (a script that loops) would take
+// that owner out of service too. Its client gets the error, as from a
+// single server; the failed owner is recorded as having missed the keys,
+// so its copy is repaired from the others' and what the command did there,
+// if anything, is undone. A command that was never
+// written (refused connection, connection lost before its write) is safe
+// to send on. Commands that leave the same state however often they run
+// (SET NX, SETNX, GETSET, memcached add) keep moving on: the next owner
+// decides from a copy the first attempt did not touch.
+func (p *pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("conditional command without keys")
 	}
@@ -281,13 +311,16 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 	order := p.readOrder(nil, owners, db, keys[0])
 	var lastErr error = ErrNoLiveServer
 	for _, decider := range order {
-		reply, states, err := p.runAndCapture(decider, db, keys, req)
+		reply, states, written, err := p.runAndCapture(decider, db, keys, req)
 		if err != nil {
 			lastErr = err
 			for _, k := range keys {
 				p.markMissed(decider, db, k)
 			}
 			missed = append(missed, decider)
+			if once && written {
+				break
+			}
 			continue
 		}
 		var replicaCalls []*call
@@ -322,8 +355,10 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte) ([]byte, error) {
 
 // runAndCapture runs req on node, then reads the state of every key. With
 // one key everything is pipelined on one connection (FIFO keeps the order);
-// keys on other connections are read after the reply.
-func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, []keyState, error) {
+// keys on other connections are read after the reply. written reports
+// whether req went out to node, so that it may have run there even when
+// err is set.
+func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) (reply []byte, states []keyState, written bool, err error) {
 	h0 := keyHash(keys[0])
 	main := newCall(node, req)
 	var captures []*call
@@ -333,9 +368,10 @@ func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, [
 	} else {
 		p.sendCall(main, db, h0)
 	}
-	reply, err := main.wait()
+	reply, err = main.wait()
+	written = main.written()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, written, err
 	}
 	if len(keys) > 1 {
 		for _, k := range keys {
@@ -344,16 +380,16 @@ func (p *pool) runAndCapture(node, db int, keys [][]byte, req []byte) ([]byte, [
 			captures = append(captures, cs...)
 		}
 	}
-	states := make([]keyState, len(keys))
+	states = make([]keyState, len(keys))
 	per := len(captures) / len(keys)
 	for i := range keys {
 		st, err := p.readState(captures[per*i : per*(i+1)])
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, written, err
 		}
 		states[i] = st
 	}
-	return reply, states, nil
+	return reply, states, written, nil
 }
 
 // awaitFences holds a write's reply until every node that missed it is

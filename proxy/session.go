@@ -129,9 +129,9 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 	case kindWrite:
 		return slot{op: s.p.startWrite(db, args[1], raw), shape: spec.shape}
 	case kindConditional:
-		return slot{op: s.p.startConditional(db, args[1:2], raw)}
+		return slot{op: s.p.startConditional(db, args[1:2], raw, spec.once)}
 	case kindScript:
-		return s.routeScript(args, raw)
+		return s.routeScript(spec, args, raw)
 	case kindMultiRead, kindMultiWrite:
 		s.keyIdx = spec.keyIndexes(s.keyIdx[:0], len(args))
 		if spec.step == 2 && len(args)%2 == 0 {
@@ -157,7 +157,7 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 
 // routeScript routes EVAL/EVALSHA by their keys, which must all have the
 // same owners.
-func (s *session) routeScript(args [][]byte, req []byte) slot {
+func (s *session) routeScript(spec *cmdSpec, args [][]byte, req []byte) slot {
 	numkeys, err := strconv.Atoi(string(args[2]))
 	if err != nil || numkeys < 0 {
 		return slot{local: redcon.AppendError(nil, "ERR value is not an integer or out of range")}
@@ -167,8 +167,11 @@ func (s *session) routeScript(args [][]byte, req []byte) slot {
 	}
 	keys := args[3 : 3+numkeys]
 	if len(keys) == 0 {
-		// No key to route by: run it on the first live server, like a read.
-		return slot{op: s.p.startRead(s.backendDB(), args[1], req)}
+		// No key to route by: run it on the first live server, like a read,
+		// but only there once written (and whatever it answers).
+		op := s.p.startRead(s.backendDB(), args[1], req)
+		op.once = spec.once
+		return slot{op: op}
 	}
 	first := s.p.owners(keys[0])
 	for _, k := range keys[1:] {
@@ -176,7 +179,7 @@ func (s *session) routeScript(args [][]byte, req []byte) slot {
 			return slot{local: redcon.AppendError(nil, "CROSSSLOT Keys in request don't hash to the same slot")}
 		}
 	}
-	return slot{op: s.p.startConditional(s.backendDB(), keys, req)}
+	return slot{op: s.p.startConditional(s.backendDB(), keys, req, spec.once)}
 }
 
 func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
