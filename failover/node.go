@@ -82,8 +82,10 @@ type Node struct {
 func (n *Node) Suspected() bool { return n.peerSuspect.Load() }
 
 // current reports whether this proxy vouches for the node: UP, nothing
-// missed, nothing owed.
-func (n *Node) current() bool { return n.State() == Up && !n.hasMissed.Load() && !n.HasDebt() }
+// missed. Owed partitions do not count: a read that misses on the node
+// asks the other owners anyway, and a mark would keep every proxy from
+// using the node as a source for the partitions it does hold.
+func (n *Node) current() bool { return n.State() == Up && !n.hasMissed.Load() }
 
 // State returns the node's current state.
 func (n *Node) State() State { return State(n.state.Load()) }
