@@ -252,13 +252,22 @@ func (memcacheCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db 
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	nc.SetDeadline(time.Now().Add(10 * time.Minute))
+	// A dump of a million keys takes seconds, but a source that stops
+	// sending for longer than this is out of service: its partitions are
+	// owed instead of holding the whole resync until it comes back.
+	stall := max(4*p.cfg.Timeout, 2*time.Second)
+	nc.SetDeadline(time.Now().Add(stall))
 	if _, err := nc.Write([]byte("lru_crawler metadump hash\r\n")); err != nil {
 		return fmt.Errorf("metadump %s: %w", addr, err)
 	}
 	sc := bufio.NewScanner(nc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	extended := time.Now()
 	for sc.Scan() {
+		if now := time.Now(); now.Sub(extended) > stall/8 {
+			nc.SetReadDeadline(now.Add(stall))
+			extended = now
+		}
 		line := sc.Bytes()
 		if bytes.Equal(line, []byte("END")) {
 			return nil
