@@ -58,7 +58,7 @@ func Scenarios(protocol string) []Scenario {
 				at(0.6)
 				e.Relays[1][0].Set(Pass, 0)
 			}},
-		{ID: 6, Name: "proxy restarted under load (kill -9, then SIGTERM)", Protocol: protocol, Replicas: 2,
+		{ID: 6, Name: "proxy restarted under load (kill -9, then SIGTERM)", Protocol: protocol, Replicas: 2, ErrorsExpected: true,
 			Fault: func(e *Env, at func(float64)) {
 				at(0.25)
 				e.RestartProxy(0, false)
