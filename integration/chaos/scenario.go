@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -128,8 +129,10 @@ type Row struct {
 	// MinOpsReached is whether the workload ran Options.MinOps operations
 	// within its bound.
 	MinOpsReached bool
-	// PrefillErrors counts prefill writes that failed (before any fault).
+	// PrefillErrors counts prefill writes that failed (before any fault),
+	// PrefillError is the first one's error.
 	PrefillErrors int
+	PrefillError  string
 	// Redundancy says how the wait for full redundancy ended ("yes after
 	// 1.2s", or why it did not), Audit what reading every backend directly
 	// found then (nil when not run: LossExpected scenarios, or the audit
@@ -210,7 +213,8 @@ func Run(tb testing.TB, sc Scenario, o Options) Row {
 		pw.ValueSize = 1024
 		pc := NewChecker()
 		pops = append(pops, pw.Prefill(stores, o.Prefill, o.Users, pc))
-		row.PrefillErrors = pc.Result().Errors
+		pr := pc.Result()
+		row.PrefillErrors, row.PrefillError = pr.Errors, pr.FirstError
 	}
 
 	var wg sync.WaitGroup
@@ -288,18 +292,31 @@ func (e *Env) afterFaults(row *Row, stores func(i int) Store, pops ...*Populatio
 	reread(killed)
 }
 
-// waitSeenDown waits, bounded, until every proxy reports the nodes down,
-// so that the reads after it measure the failover, not the detection.
-func (e *Env) waitSeenDown(nodes []int) {
+// waitSeenDown waits, bounded, until every proxy reports the killed nodes
+// down and the others up, so that the reads after it measure the failover,
+// not the detection.
+func (e *Env) waitSeenDown(killed []int) {
 	for p := range e.Proxies {
-		for _, i := range nodes {
-			ok := harness.WaitFor(10*time.Second, func() bool {
-				h, err := e.Health(p)
-				return err == nil && h.State(nodeName(i)) == "down"
-			})
-			if !ok {
-				e.Notef("proxy %d did not report node%d down within 10s", p, i)
+		var last Health
+		ok := harness.WaitFor(10*time.Second, func() bool {
+			h, err := e.Health(p)
+			if err != nil {
+				return false
 			}
+			last = h
+			for i := range e.Nodes {
+				want := "up"
+				if slices.Contains(killed, i) {
+					want = "down"
+				}
+				if h.State(nodeName(i)) != want {
+					return false
+				}
+			}
+			return true
+		})
+		if !ok {
+			e.Notef("proxy %d did not report nodes %v down and the others up within 10s (%s)", p, killed, last)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func (r Row) Broken() []string {
 		out = append(out, fmt.Sprintf("%d operations, want at least %d", r.Ops, r.Options.MinOps))
 	}
 	if r.PrefillErrors > 0 {
-		out = append(out, fmt.Sprintf("%d prefill writes failed before any fault", r.PrefillErrors))
+		out = append(out, fmt.Sprintf("%d prefill writes failed before any fault (first error: %s)", r.PrefillErrors, r.PrefillError))
 	}
 	if sc.LossExpected {
 		return out
