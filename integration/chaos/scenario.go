@@ -68,7 +68,8 @@ func (e *Env) RestartProxy(i int, graceful bool) {
 
 // Scenario is one fault, injected while the workload runs.
 type Scenario struct {
-	// ID is the scenario number, Name a short description.
+	// ID is the scenario's number (as in docs/consistency.md), Name a
+	// short description.
 	ID   int
 	Name string
 	// Protocol is "redis" or "memcache".
@@ -157,8 +158,9 @@ type Row struct {
 func resyncRate(prefill int) int { return max(prefill/4, 100) }
 
 // Run starts the scenario's cluster, drives the workload through it while
-// Fault runs, and returns what the checker saw. Every process is stopped by
-// tb's cleanups.
+// Fault runs, checks what the faults left (afterFaults; not for
+// LossExpected scenarios), and returns what it measured. Every process is
+// stopped by tb's cleanups.
 func Run(tb testing.TB, sc Scenario, o Options) Row {
 	tb.Helper()
 	e := start(tb, sc, o)
