@@ -35,6 +35,10 @@ type Op struct {
 	Reply      string // what the client saw ("v7", "nil", "OK", "1", "err: ...")
 	Err        bool
 	Via        string // the proxy that served it, when there are several
+	// Unsafe marks a request that is not safe to run twice (phpredis's
+	// compare-and-delete unlock): the proxy does not resend it to another
+	// owner when the one it was in flight on fails.
+	Unsafe bool
 }
 
 func (o Op) String() string {
@@ -163,6 +167,9 @@ type Checker struct {
 	mu        sync.Mutex
 	ops       int
 	errors    int
+	readErrs  int
+	writeErrs int
+	unsafe    int
 	counts    map[string]int
 	anomalies []Anomaly
 	maxStall  time.Duration
@@ -184,6 +191,14 @@ func (c *Checker) add(o Op, kind string, m *keyModel, got, allowed string) {
 	c.ops++
 	if o.Err {
 		c.errors++
+		switch {
+		case o.Name == "read":
+			c.readErrs++
+		case o.Unsafe && outcomeUnknown(o.Reply):
+			c.unsafe++
+		default:
+			c.writeErrs++
+		}
 		if c.firstErr == "" {
 			c.firstErr = o.Reply
 		}
@@ -220,6 +235,13 @@ type Result struct {
 	// Ops counts every operation, Errors those the client saw fail (an
 	// error reply, a timeout, a broken connection).
 	Ops, Errors int
+	// ReadErrors, WriteErrors and InFlightUnsafe split Errors: failed
+	// reads; failed writes (create, update, touch, destroy, lock, unlock);
+	// and, apart from those, failed requests that are not safe to run twice
+	// whose outcome the client cannot know (a timeout or a dropped
+	// connection): the proxy answers them with the failing owner's error
+	// instead of resending them, so each client can see one per fault.
+	ReadErrors, WriteErrors, InFlightUnsafe int
 	// Lost, Stale and Resurrected count anomalies, each counted once per
 	// key until the next acknowledged write; lock anomalies (an
 	// acknowledged lock gone, a released lock back) count as lost and
@@ -243,8 +265,22 @@ func (c *Checker) Result() Result {
 	defer c.mu.Unlock()
 	return Result{
 		Ops: c.ops, Lost: c.counts[Lost], Stale: c.counts[Stale], Resurrected: c.counts[Resurrected],
-		Errors: c.errors, MaxStall: c.maxStall, FirstError: c.firstErr,
+		Errors: c.errors, ReadErrors: c.readErrs, WriteErrors: c.writeErrs, InFlightUnsafe: c.unsafe,
+		MaxStall: c.maxStall, FirstError: c.firstErr,
 		Anomalies:    append([]Anomaly(nil), c.anomalies...),
 		FirstAnomaly: c.first, LastAnomaly: c.last,
 	}
+}
+
+// outcomeUnknown reports whether a client error leaves the request's outcome
+// open: the proxy's "timed out" and "closed the connection" (the backend
+// went away with the request in flight), or the client's own i/o timeout.
+// Errors the proxy gives before sending (no live server, refused) are not.
+func outcomeUnknown(reply string) bool {
+	for _, s := range []string{"timed out", "i/o timeout", "closed the connection", "connection reset"} {
+		if strings.Contains(reply, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -57,3 +57,28 @@ func TestModelExpiry(t *testing.T) {
 		t.Fatalf("nil after the TTL = %q, want no anomaly", got)
 	}
 }
+
+// TestCheckerSplitsErrors: failed reads, failed writes and unsafe requests
+// whose outcome is unknown are counted apart; an unsafe request refused
+// before it was sent is a failed write.
+func TestCheckerSplitsErrors(t *testing.T) {
+	c := NewChecker()
+	m := newKeyModel("k")
+	ops := []Op{
+		{Name: "read", Err: true, Reply: "err: ERR sessionproxy: backend 127.0.0.1:1 timed out"},
+		{Name: "update", Err: true, Reply: "err: ERR sessionproxy: no live server for key"},
+		{Name: "unlock", Err: true, Unsafe: true, Reply: "err: ERR sessionproxy: backend 127.0.0.1:1 timed out"},
+		{Name: "unlock", Err: true, Unsafe: true, Reply: "err: ERR sessionproxy: backend 127.0.0.1:1 closed the connection"},
+		{Name: "unlock", Err: true, Unsafe: true, Reply: "err: ERR sessionproxy: no live server for key"},
+		{Name: "unlock", Err: true, Reply: "err: memcached delete: read tcp 127.0.0.1:2->127.0.0.1:1: i/o timeout"},
+		{Name: "read", Reply: "v1"},
+	}
+	for _, o := range ops {
+		c.add(o, "", m, "", "")
+	}
+	r := c.Result()
+	if r.Ops != 7 || r.Errors != 6 || r.ReadErrors != 1 || r.WriteErrors != 3 || r.InFlightUnsafe != 2 {
+		t.Fatalf("ops %d, errors %d = %d reads + %d writes + %d unsafe in flight; want 7, 6 = 1 + 3 + 2",
+			r.Ops, r.Errors, r.ReadErrors, r.WriteErrors, r.InFlightUnsafe)
+	}
+}

@@ -14,8 +14,13 @@
 // Faults come from the harness (kill -9, SIGSTOP, restarts) and from Relay,
 // a TCP relay that can delay, black-hole or reset one proxy's traffic to
 // one backend. Scenarios lists them; Run runs one; Table prints results.
+// After the faults, Run checks what they left: it waits for the proxy to
+// report full redundancy, counts every key's copies on the backends
+// directly (AuditCopies), kills as many more backends as the replicas
+// allow and reads every session back against its model.
 // cmd/chaos is the full run (go run ./integration/chaos/cmd/chaos);
 // integration/chaos_test.go is the short one inside make test.
 //
-// The package reports what it measured; it asserts nothing itself.
+// The package measures; Row.Broken lists the promises a run broke, and its
+// callers fail on them.
 package chaos

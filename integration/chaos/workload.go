@@ -43,22 +43,91 @@ type Workload struct {
 	ValueSize int
 	// Think is the pause between a user's operations (0: none).
 	Think time.Duration
+	// UnsafeUnlock says the store's Unlock is not safe to run twice
+	// (phpredis's compare-and-delete script, unlike memcached's plain
+	// delete); its failures are counted apart (Result.InFlightUnsafe).
+	UnsafeUnlock bool
 }
 
 const lockTTL = 30 * time.Second
 
 // Run drives w until ctx is done, each user taking a Store from stores
-// (called once per user; i is the user's index) and recording into c.
-func (w Workload) Run(ctx context.Context, stores func(i int) Store, c *Checker) {
+// (called once per user; i is the user's index) and recording into c. It
+// returns the users' sessions with their models, for Population.Reread.
+func (w Workload) Run(ctx context.Context, stores func(i int) Store, c *Checker) *Population {
+	users := make([]*user, w.Users)
+	for i := range users {
+		users[i] = w.newUser(i, "sess", stores(i), c)
+	}
 	var wg sync.WaitGroup
-	for i := range w.Users {
+	for _, u := range users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u := &user{w: w, id: i, store: stores(i), c: c,
-				m:   newKeyModel(fmt.Sprintf("%s:sess:%d", w.Prefix, i)),
-				rnd: rand.New(rand.NewPCG(uint64(i), 42))}
 			u.run(ctx)
+		}()
+	}
+	wg.Wait()
+	return &Population{users: users}
+}
+
+func (w Workload) newUser(i int, kind string, s Store, c *Checker) *user {
+	return &user{w: w, id: i, store: s, c: c,
+		m:   newKeyModel(fmt.Sprintf("%s:%s:%d", w.Prefix, kind, i)),
+		rnd: rand.New(rand.NewPCG(uint64(i), 42))}
+}
+
+// Population is a set of sessions with the model of each, kept after the
+// run that wrote them so that they can be read back once more.
+type Population struct {
+	users []*user
+}
+
+// Len is the number of sessions.
+func (p *Population) Len() int { return len(p.users) }
+
+// Prefill creates n idle sessions of w.ValueSize bytes (keys
+// Prefix:idle:0..n-1) through stores, workers at a time, recording into c:
+// the sessions of logged-in users who are not clicking, which nothing but a
+// resync copies to a returning server.
+func (w Workload) Prefill(stores func(i int) Store, n, workers int, c *Checker) *Population {
+	users := make([]*user, n)
+	var wg sync.WaitGroup
+	for j := range max(workers, 1) {
+		s := stores(j)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := j; i < n; i += max(workers, 1) {
+				users[i] = w.newUser(i, "idle", s, c)
+				users[i].write(context.Background(), "create")
+			}
+		}()
+	}
+	wg.Wait()
+	return &Population{users: users}
+}
+
+// Reread reads every session of the populations once more through stores,
+// workers at a time, and checks each against its model, recording into c.
+// It must not run while the workload that owns the sessions does.
+func Reread(stores func(i int) Store, workers int, c *Checker, pops ...*Population) {
+	var all []*user
+	for _, p := range pops {
+		all = append(all, p.users...)
+	}
+	workers = max(workers, 1)
+	var wg sync.WaitGroup
+	for j := range workers {
+		s := stores(j)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := j; i < len(all); i += workers {
+				u := all[i]
+				u.store, u.c, u.reload = s, c, false
+				u.read(context.Background())
+			}
 		}()
 	}
 	wg.Wait()
@@ -277,7 +346,7 @@ func (u *user) locked(ctx context.Context) {
 	}
 	u.read(ctx)
 	u.write(ctx, "update")
-	o = Op{Start: time.Now(), Name: "unlock", Arg: token}
+	o = Op{Start: time.Now(), Name: "unlock", Arg: token, Unsafe: u.w.UnsafeUnlock}
 	allowed = u.lockStates()
 	released, err := u.store.Unlock(ctx, u.m.key+"_LOCK", token)
 	o.End = time.Now()
