@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	// Replicated.
 	Partitions      int
 	PartitionOwners func(p int) []int
+	// KeyPartition is the partition of a key.
+	KeyPartition func(key []byte) int
 	// Logger receives every state transition.
 	Logger *slog.Logger
 }
@@ -74,6 +77,10 @@ type Cluster struct {
 
 	onChangeMu sync.Mutex
 	onChange   []func()
+
+	// missSeq numbers missed-key marks across all nodes, so that a mark on
+	// one node can be ordered against another node's flush.
+	missSeq atomic.Uint64
 }
 
 // NewCluster creates the health records; every node starts UP.
@@ -150,6 +157,9 @@ func (c *Cluster) transitionIf(n *Node, want State, to State, reason string) boo
 		return false
 	}
 	n.state.Store(int32(to))
+	if to == Up {
+		n.refilling.Store(false)
+	}
 	n.lastChange = time.Now()
 	n.transitions++
 	if to == Down {
@@ -248,8 +258,7 @@ func (c *Cluster) MarkMissed(i int, db int, key []byte) {
 		c.transition(n, Down, "missed-key set overflowed")
 		return
 	}
-	n.missSeq++
-	n.missed[KeyRef{DB: db, Key: string(key)}] = n.missSeq
+	n.missed[KeyRef{DB: db, Key: string(key)}] = c.missSeq.Add(1)
 	first := !n.hasMissed.Swap(true)
 	n.mu.Unlock()
 	if first {
@@ -420,6 +429,10 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 		if err := c.repairer.Flush(ctx, n.Index); err != nil {
 			return err
 		}
+		n.mu.Lock()
+		n.flushedAt = c.missSeq.Load()
+		n.mu.Unlock()
+		n.refilling.Store(true)
 	}
 	n.mu.Lock()
 	if full {
@@ -443,12 +456,13 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	case <-time.After(c.cfg.Timeout):
 	}
 	if full {
+		missedBefore := c.missSeq.Load()
 		plan, debts := c.plan(n)
 		failed, err := c.repairer.Copy(ctx, n.Index, plan, "full resync")
 		if err != nil {
 			return err
 		}
-		c.setDebt(n, debts, failed)
+		c.setDebt(n, debts, failed, missedBefore)
 	}
 	if err := c.drainMissed(ctx, n); err != nil {
 		return err

@@ -107,6 +107,7 @@ func newUnstartedCluster(f *fakeFleet) *Cluster {
 		Timeout: 10 * time.Millisecond, MaxMissedKeys: 4, Replicated: true,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Partitions: len(testPartitions), PartitionOwners: func(p int) []int { return testPartitions[p] },
+		KeyPartition: func(key []byte) int { return int(key[0]) % len(testPartitions) },
 	}
 	c := NewCluster(cfg, names, names, f, f)
 	for i := range names {

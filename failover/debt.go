@@ -71,11 +71,13 @@ func (n *Node) publishDebtLocked() {
 }
 
 // Complete reports whether node i holds every key of partition p it
-// should: it is up, owes nothing of p, and no other proxy marked it.
-// Only a complete owner is a source for a resync.
+// should: it is up, owes nothing of p, and no other proxy marked it. Only
+// a complete owner is a source for a resync. Keys it missed itself (known
+// here) do not count: the copy skips them, and the node being refilled
+// took those writes directly.
 func (c *Cluster) Complete(i, p int) bool {
 	n := c.nodes[i]
-	return n.State() == Up && !n.Owes(p) && !n.Suspected()
+	return n.State() == Up && !n.Owes(p) && !n.otherSuspect.Load()
 }
 
 // plan decides, for every partition n owns, which other owner its keys
@@ -126,8 +128,9 @@ func transfers(bySource map[int][]int) []Transfer {
 
 // setDebt records what n owes after a full resync: the partitions no
 // source could give, and those whose transfer failed. Sources that
-// discarded their data meanwhile are dropped.
-func (c *Cluster) setDebt(n *Node, debts map[int][]debtSource, failed []Transfer) {
+// discarded their data meanwhile are dropped. missedBefore is the node's
+// missed-key sequence number when the resync started.
+func (c *Cluster) setDebt(n *Node, debts map[int][]debtSource, failed []Transfer, missedBefore uint64) {
 	for _, t := range failed {
 		for _, p := range t.Partitions {
 			debts[p] = c.sourcesOf(n, c.cfg.PartitionOwners(p))
@@ -137,6 +140,17 @@ func (c *Cluster) setDebt(n *Node, debts map[int][]debtSource, failed []Transfer
 	n.debt = debts
 	lost := c.dropStaleSourcesLocked(n)
 	n.publishDebtLocked()
+	// Keys it missed in an owed partition are copied with the partition;
+	// meanwhile the node serves them like the rest of the partition (after
+	// the complete owners), not as a copy known to be old: it has taken
+	// every write to them since it was flushed.
+	// Writes that failed on it after the resync started keep their mark.
+	for k, seq := range n.missed {
+		if _, owed := n.debt[c.cfg.KeyPartition([]byte(k.Key))]; owed && seq <= missedBefore {
+			delete(n.missed, k)
+		}
+	}
+	n.updateHasMissedLocked()
 	owed := len(n.debt)
 	n.mu.Unlock()
 	c.logWrittenOff(n, lost)
@@ -261,6 +275,28 @@ func (c *Cluster) debtSourceNamesLocked(n *Node) []string {
 		}
 	}
 	return out
+}
+
+// StaleSource reports whether src's copy of key must not be copied to dst:
+// src missed a write to it after dst was flushed, and dst took that write
+// (it missed none since). A write src missed before dst's flush reached
+// neither of them in full, and src's copy is the best there is.
+func (c *Cluster) StaleSource(src, dst, db int, key []byte) bool {
+	s, d := c.nodes[src], c.nodes[dst]
+	if !s.hasMissed.Load() {
+		return false
+	}
+	d.mu.Lock()
+	flushedAt := d.flushedAt
+	d.mu.Unlock()
+	s.mu.Lock()
+	seq, ok := s.missed[KeyRef{DB: db, Key: string(key)}]
+	overflow := s.overflow
+	s.mu.Unlock()
+	if !overflow && (!ok || seq <= flushedAt) {
+		return false
+	}
+	return !d.Missed(db, key)
 }
 
 // pokeAll wakes every node's health loop: a node became a source, so

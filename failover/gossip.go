@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"slices"
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
@@ -120,6 +121,7 @@ func (c *Cluster) gossipRound(ctx context.Context, names []string) {
 	marked := make([]bool, len(c.nodes))
 	for i, n := range c.nodes {
 		marked[i] = c.markedByPeer(n, markers[i], now)
+		n.otherSuspect.Store(slices.ContainsFunc(markers[i], func(id string) bool { return id != "" && id != c.gossipID }))
 	}
 	for i, n := range c.nodes {
 		if n.peerSuspect.Swap(marked[i]) != marked[i] {

@@ -54,6 +54,10 @@ type Node struct {
 	// peerSuspect: another proxy in front of the same fleet has marked this
 	// node as one it cannot vouch for (see Gossip), so reads avoid it.
 	peerSuspect atomic.Bool
+	// otherSuspect: the node's mark last read carried another proxy's id.
+	// Unlike peerSuspect it ignores this proxy's own marks, which only
+	// repeat what this proxy already knows.
+	otherSuspect atomic.Bool
 	// fence is when a write this proxy could not deliver to the node may be
 	// acknowledged (unix ns): after its mark was published and every peer
 	// has polled since. 0 until published.
@@ -65,18 +69,29 @@ type Node struct {
 	owed atomic.Pointer[partitionSet]
 	// epoch counts the times the node's data was discarded.
 	epoch atomic.Uint64
+	// refilling: flushed and not yet up again, so it lacks the keys not
+	// copied yet.
+	refilling atomic.Bool
 
 	mu          sync.Mutex
 	lastErr     string
 	lastChange  time.Time
 	runID       string
 	missed      map[KeyRef]uint64 // key → the mark's sequence number
-	missSeq     uint64
+	// flushedAt is the cluster's mark sequence when the node was last flushed. Keys marked
+	// before it are replayed after the refill (in case the copy's listing
+	// skipped one) but do not make reads avoid the node: it holds no old
+	// copy of them, only what it was given or written since.
+	flushedAt uint64
 	overflow    bool // missed more keys than the bound: only a full resync repairs it
 	transitions int64
 	downSince   time.Time
 	debt        map[int][]debtSource // owed partition → owners that may pay it
 }
+
+// Refilling reports whether the node was flushed for a full resync that has
+// not finished: a key it lacks may just not be copied yet.
+func (n *Node) Refilling() bool { return n.refilling.Load() }
 
 // Suspected reports whether another proxy marked the node as not current.
 func (n *Node) Suspected() bool { return n.peerSuspect.Load() }
@@ -138,8 +153,8 @@ func (n *Node) Missed(db int, key []byte) bool {
 	if n.overflow {
 		return true
 	}
-	_, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
-	return ok
+	seq, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
+	return ok && seq > n.flushedAt
 }
 
 // markedKey is a missed key with the sequence number of its mark.

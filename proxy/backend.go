@@ -20,6 +20,9 @@ var (
 	ErrBackendClosed = errors.New("backend connection closed")
 	// ErrNoLiveServer means every owner of a key is out of service.
 	ErrNoLiveServer = errors.New("no live server for key")
+	// ErrNoCurrentCopy means the owners in service may lack the key (being
+	// refilled) and the owners that surely have it are out of service.
+	ErrNoCurrentCopy = errors.New("no current copy of key reachable")
 )
 
 // call is one request to one backend, answered by exactly one reply frame.

@@ -44,6 +44,8 @@ func clientErrorText(err error) string {
 	switch {
 	case errors.Is(err, ErrNoLiveServer):
 		return "no live server for key"
+	case errors.Is(err, ErrNoCurrentCopy):
+		return "no current copy of key reachable, try again"
 	case errors.Is(err, ErrBackendTimeout):
 		return where + " timed out"
 	case errors.Is(err, syscall.ECONNREFUSED):

@@ -83,6 +83,7 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 		Logger:          p.log,
 		Partitions:      ring.PartitionCount(),
 		PartitionOwners: ring.OwnersOfPartition,
+		KeyPartition:    ring.Partition,
 	}, names, addrs, p.prober, p.repair)
 	if cfg.AutoEjectHosts && !p.replicated {
 		p.cluster.OnChange(p.rebuildLiveRing)
@@ -206,6 +207,18 @@ func (p *pool) partition(part *int, key []byte) int {
 func (p *pool) current(node, db int, key []byte) bool {
 	n := p.cluster.Node(node)
 	return n.State() == failover.Up && !n.Missed(db, key) && !n.Suspected() &&
+		!(n.HasDebt() && n.Owes(p.ring.Partition(key)))
+}
+
+// refilled reports whether node's answer about key can be trusted when no
+// current owner is reachable: it is in service, missed no write to key,
+// and is not being refilled (flushed and still recovering, or owing the
+// key's partition), so lacking the key means it does not exist. Marks by
+// other proxies do not count: they keep the node out of first choice, but
+// its answer is still taken when no unmarked owner is reachable.
+func (p *pool) refilled(node, db int, key []byte) bool {
+	n := p.cluster.Node(node)
+	return n.State() != failover.Down && !n.Missed(db, key) && !n.Refilling() &&
 		!(n.HasDebt() && n.Owes(p.ring.Partition(key)))
 }
 

@@ -215,8 +215,8 @@ func (r *repairer) transfer(ctx context.Context, node int, t failover.Transfer, 
 
 // copyKeys copies keys from src to dst in one pipelined round trip each
 // way, holding the keys' stripes throughout, and returns how many it
-// wrote. A key src missed is skipped unless repairing: its copy there is
-// older than the client's write, which reached dst directly. A key src
+// wrote. Unless repairing, a key src missed a write to is skipped when dst
+// took that write (failover.Cluster.StaleSource). A key src
 // does not have is deleted on dst only when repairing (a missed delete);
 // a refill has nothing to delete. Errors on dst are errTarget.
 func (r *repairer) copyKeys(ctx context.Context, src, dst, db int, keys [][]byte, repairing bool) (int, error) {
@@ -242,11 +242,10 @@ func (r *repairer) copyKeys(ctx context.Context, src, dst, db int, keys [][]byte
 			p.stripes[s].Unlock()
 		}
 	}()
-	srcNode := p.cluster.Node(src)
 	captures := make([][]*call, len(keys))
 	var conns []*backendConn
 	for i, k := range keys {
-		if !repairing && srcNode.Missed(db, k) {
+		if !repairing && p.cluster.StaleSource(src, dst, db, k) {
 			continue
 		}
 		captures[i] = p.captureCalls(src, k)
@@ -334,22 +333,13 @@ func flushConns(conns []*backendConn) {
 // source. Keys with no other owner in service, or whose source failed, are
 // returned unrepaired with a nil error; an error means node itself failed.
 func (r *repairer) RepairKeys(ctx context.Context, node int, keys []failover.KeyRef) ([]failover.KeyRef, error) {
-	p := r.p
 	type group struct{ src, db int }
 	groups := map[group][]failover.KeyRef{}
 	var order []group
 	var unrepaired []failover.KeyRef
-	var buf []int
 	for _, k := range keys {
 		key := []byte(k.Key)
-		src := -1
-		buf = p.readOrder(buf, p.owners(key), k.DB, key)
-		for _, o := range buf {
-			if o != node {
-				src = o
-				break
-			}
-		}
+		src := r.repairSource(node, k.DB, key)
 		if src < 0 {
 			unrepaired = append(unrepaired, k)
 			continue
@@ -383,6 +373,43 @@ func (r *repairer) RepairKeys(ctx context.Context, node int, keys []failover.Key
 		}
 	}
 	return unrepaired, nil
+}
+
+// repairSource picks the owner a missed key is copied from: one whose copy
+// is current, else one that holds every key it owns and missed no write to
+// this one (marked by another proxy, but not known to be old here). A node
+// being refilled is no source: its miss may only mean the key was not
+// copied yet, and would delete the key. When every other owner is up and
+// missed a write to the key too (a write that failed everywhere), they are
+// all equally good: the first one is the source, so the copies converge.
+// -1 when no owner qualifies now.
+func (r *repairer) repairSource(node, db int, key []byte) int {
+	p := r.p
+	owners := p.owners(key)
+	for _, ok := range []func(o int) bool{
+		func(o int) bool { return p.current(o, db, key) },
+		func(o int) bool { return p.refilled(o, db, key) },
+	} {
+		for _, o := range owners {
+			if o != node && ok(o) {
+				return o
+			}
+		}
+	}
+	first := -1
+	for _, o := range owners {
+		if o == node {
+			continue
+		}
+		n := p.cluster.Node(o)
+		if n.State() != failover.Up || n.HasDebt() && n.Owes(p.ring.Partition(key)) {
+			return -1
+		}
+		if first < 0 {
+			first = o
+		}
+	}
+	return first
 }
 
 // resyncProgress is what INFO shows of a node's latest bulk copy.

@@ -132,6 +132,7 @@ func (op *keyOp) result() ([]byte, error) {
 	var lastErr error = ErrNoLiveServer
 	var miss []byte
 	missNode := -1
+	missTrusted := false
 	for {
 		if len(op.calls) == 0 {
 			return nil, lastErr
@@ -152,10 +153,11 @@ func (op *keyOp) result() ([]byte, error) {
 			// could bring back a deleted session).
 			if miss == nil {
 				miss, missNode = reply, node
+				missTrusted = op.p.refilled(node, op.db, op.key)
 			}
 			op.order = slices.DeleteFunc(op.order, func(o int) bool { return !op.p.current(o, op.db, op.key) })
 			if !op.nextRead() {
-				return miss, nil
+				return op.missResult(miss, missTrusted)
 			}
 			continue
 		}
@@ -165,11 +167,24 @@ func (op *keyOp) result() ([]byte, error) {
 		}
 		if !op.nextRead() && !op.rerouted() {
 			if miss != nil {
-				return miss, nil
+				return op.missResult(miss, missTrusted)
 			}
 			return nil, lastErr
 		}
 	}
+}
+
+// missResult answers a read that found nothing. A miss from a copy that
+// can be trusted (see pool.refilled) is the answer. A miss from a node
+// still being refilled, or that missed a write to the key, with no current
+// owner reachable to confirm it, is an error: the key may well exist on an
+// owner out of service, and a session handler told "no such session" would
+// start an empty one and write it over the real one.
+func (op *keyOp) missResult(miss []byte, trusted bool) ([]byte, error) {
+	if trusted {
+		return miss, nil
+	}
+	return nil, ErrNoCurrentCopy
 }
 
 // rerouted implements twemproxy's auto_eject_hosts for a request whose only
@@ -206,7 +221,8 @@ func (op *keyOp) written() bool {
 // that failed are marked as having missed the key, and the reply waits
 // until the other proxies know (awaitFences).
 func (op *keyOp) writeResult() ([]byte, error) {
-	var best, fallback []byte
+	var best []byte
+	bestRank := 3
 	var lastErr error = ErrNoLiveServer
 	var missed []int
 	defer func() { op.p.awaitFences(missed) }()
@@ -224,22 +240,31 @@ func (op *keyOp) writeResult() ([]byte, error) {
 			missed = append(missed, op.owners[i])
 			continue
 		}
-		// The reply must come from a copy that was current before the write
-		// (DEL's count, a memcached delete's NOT_FOUND): not one this proxy
-		// knows missed writes, nor one another proxy has marked.
-		if best == nil && op.p.current(op.owners[i], op.db, op.key) {
-			best = reply
-		} else if fallback == nil {
-			fallback = reply
+		// The reply (DEL's count, a memcached delete's NOT_FOUND) comes
+		// from the copy most likely current before the write, ranked as
+		// reads are: a current copy; else one that took every write to the
+		// key since it came back (recovering, owing its partition, or
+		// marked by another proxy); else one that missed a write to it.
+		if r := op.p.replyRank(op.owners[i], op.db, op.key); r < bestRank {
+			best, bestRank = reply, r
 		}
-	}
-	if best == nil {
-		best = fallback
 	}
 	if best == nil {
 		return nil, lastErr
 	}
 	return best, nil
+}
+
+// replyRank orders owners by how far their copy of key can be trusted: 0
+// current, 1 not current but missed no write to it, 2 missed one.
+func (p *pool) replyRank(node, db int, key []byte) int {
+	switch {
+	case p.current(node, db, key):
+		return 0
+	case !p.cluster.Node(node).Missed(db, key):
+		return 1
+	}
+	return 2
 }
 
 // startConditional starts a command whose outcome depends on the key's
@@ -311,6 +336,12 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 	order := p.readOrder(nil, owners, db, keys[0])
 	var lastErr error = ErrNoLiveServer
 	for _, decider := range order {
+		// A node being refilled may lack the key (a lock, a counter) that
+		// an owner out of service holds: it must not decide.
+		if !p.refilledAll(decider, db, keys) {
+			lastErr = ErrNoCurrentCopy
+			continue
+		}
 		reply, states, written, err := p.runAndCapture(decider, db, keys, req)
 		if err != nil {
 			lastErr = err
@@ -351,6 +382,17 @@ func (p *pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 		return reply, nil
 	}
 	return nil, lastErr
+}
+
+// refilledAll reports whether node's copy of every key can be trusted (see
+// pool.refilled).
+func (p *pool) refilledAll(node, db int, keys [][]byte) bool {
+	for _, k := range keys {
+		if !p.refilled(node, db, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // runAndCapture runs req on node, then reads the state of every key. With
