@@ -2,9 +2,9 @@ package failover
 
 import (
 	"context"
-	"slices"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"time"
 )

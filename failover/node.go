@@ -73,16 +73,16 @@ type Node struct {
 	// copied yet.
 	refilling atomic.Bool
 
-	mu          sync.Mutex
-	lastErr     string
-	lastChange  time.Time
-	runID       string
-	missed      map[KeyRef]uint64 // key → the mark's sequence number
+	mu         sync.Mutex
+	lastErr    string
+	lastChange time.Time
+	runID      string
+	missed     map[KeyRef]uint64 // key → the mark's sequence number
 	// flushedAt is the cluster's mark sequence when the node was last flushed. Keys marked
 	// before it are replayed after the refill (in case the copy's listing
 	// skipped one) but do not make reads avoid the node: it holds no old
 	// copy of them, only what it was given or written since.
-	flushedAt uint64
+	flushedAt   uint64
 	overflow    bool // missed more keys than the bound: only a full resync repairs it
 	transitions int64
 	downSince   time.Time
