@@ -123,3 +123,35 @@ func TestKeysWithoutASourceStayMissedButDoNotKeepTheNodeDown(t *testing.T) {
 	f.mu.Unlock()
 	waitFor(t, "the key to be repaired", func() bool { return !c.Node(2).Missed(0, []byte("k")) })
 }
+
+// A copy from a source that missed a write must be skipped only when the
+// target took that write: the source's mark is newer than the target's
+// flush, and the target missed nothing since.
+func TestStaleSourceComparesTheMarkWithTheTargetsFlush(t *testing.T) {
+	f := newFakeFleet(3)
+	c := newUnstartedCluster(f)
+	c.MarkMissed(1, 0, []byte("before"))
+	c.MarkMissed(0, 0, []byte("pre"))
+	c.nodes[0].mu.Lock()
+	c.nodes[0].flushedAt = c.missSeq.Load() // node 0 is flushed here
+	c.nodes[0].mu.Unlock()
+	c.MarkMissed(1, 0, []byte("after"))
+	c.MarkMissed(1, 0, []byte("both"))
+	c.MarkMissed(0, 0, []byte("both"))
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{
+		{"before", false}, // neither took the write: the source's copy is the best there is
+		{"after", true},   // the target took it after its flush
+		{"both", false},   // the target missed it too
+		{"clean", false},  // the source missed nothing
+	} {
+		if got := c.StaleSource(1, 0, 0, []byte(tc.key)); got != tc.want {
+			t.Errorf("StaleSource(%q) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+	if c.Node(0).Missed(0, []byte("pre")) || !c.Node(0).Missed(0, []byte("both")) {
+		t.Error("only marks made after the node's flush make reads avoid it")
+	}
+}
