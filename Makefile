@@ -56,8 +56,8 @@ chaos: deps build
 # Go benchmarks of the parsers, placement and the proxy hot path (over fake
 # in-process backends, allocations reported), then the side-by-side run of
 # docs/benchmarks.md: direct servers, nutcracker, sessionproxy replicas 1
-# and 2 (10–20 minutes; the results replace the generated part of
-# docs/benchmarks.md).
+# and 2, then the resync of a node restarted empty (10–20 minutes and some
+# more; the results replace the generated parts of docs/benchmarks.md).
 bench: build
 	$(MAKE) deps EXTRA_DEBS=nutcracker
 	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./sharding/... ./proxy/

@@ -1,10 +1,13 @@
-// Command bench is `make bench` (issue 7): it starts 3 redis-server and 3
-// memcached on loopback, nutcracker over them (ketama, fnv1a_64) and
-// sessionproxy over them with replicas: 1 and replicas: 2, measures every
-// workload against each side by side in one run, and writes the results
-// between the markers in docs/benchmarks.md (or prints them with -out -).
+// Command bench is `make bench` (issue 7). Its throughput part starts 3
+// redis-server and 3 memcached on loopback, nutcracker over them (ketama,
+// fnv1a_64) and sessionproxy over them with replicas: 1 and replicas: 2,
+// and measures every workload against each side by side in one run. Its
+// resync part measures how fast a replicated pool refills a node that
+// restarted empty (resync.go). Each part writes its results between its own
+// markers in docs/benchmarks.md (or prints them with -out -), so running
+// one part leaves the other's figures in place.
 //
-//	go run ./integration/bench/cmd/bench [-proxy bin/sessionproxy] [-out docs/benchmarks.md] [-quick]
+//	go run ./integration/bench/cmd/bench [-proxy bin/sessionproxy] [-out docs/benchmarks.md] [-only resync|throughput] [-quick]
 package main
 
 import (
@@ -15,15 +18,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"sessionproxy/integration/harness"
 )
 
-const (
-	beginMarker = "<!-- bench:begin (written by make bench) -->"
-	endMarker   = "<!-- bench:end -->"
-)
+// section is a part of the run with the markers its results go between.
+type section struct {
+	name       string // the value of -only that selects it
+	begin, end string
+	run        func(testing.TB, options) string
+}
+
+var sections = []section{
+	{"throughput", "<!-- bench:begin (written by make bench) -->", "<!-- bench:end -->", run},
+	{"resync", "<!-- bench:resync:begin (written by make bench) -->", "<!-- bench:resync:end -->", runResync},
+}
 
 type options struct {
 	requests    int // redis-benchmark -n
@@ -34,6 +45,9 @@ type options struct {
 	active      int // active connections for the memory probe
 	verbose     bool
 	proxyBinary string
+
+	resyncKeys     []int // pool sizes to resync; the first is also run under load and with a rate cap
+	resyncRoundOps int   // operations per phase of a round of client load during a resync
 }
 
 func main() {
@@ -42,11 +56,23 @@ func main() {
 	quick := flag.Bool("quick", false, "small counts: a smoke run of the harness, not figures to publish")
 	flag.StringVar(&o.proxyBinary, "proxy", "", "sessionproxy binary (default: build one from this module)")
 	flag.BoolVar(&o.verbose, "v", false, "print the servers' logs")
-	flag.IntVar(&o.rounds, "rounds", 5, "runs of each measurement against each target; the median run is reported")
+	flag.IntVar(&o.rounds, "rounds", 5, "runs of each throughput measurement against each target; the median run is reported")
+	only := flag.String("only", "", "run one part: throughput or resync (default: both)")
 	flag.Parse()
 	o.requests, o.mcOps, o.sessions, o.idle, o.active = 200000, 100000, 20000, 10000, 1000
+	o.resyncKeys, o.resyncRoundOps = []int{100000, 1000000}, 20000
 	if *quick {
 		o.requests, o.mcOps, o.sessions, o.idle, o.active, o.rounds = 5000, 5000, 500, 500, 100, 1
+		o.resyncKeys, o.resyncRoundOps = []int{5000}, 2000
+	}
+	var selected []section
+	for _, s := range sections {
+		if *only == "" || *only == s.name {
+			selected = append(selected, s)
+		}
+	}
+	if len(selected) == 0 {
+		fatal(fmt.Errorf("-only %q: want throughput or resync", *only))
 	}
 	if o.proxyBinary == "" {
 		bin, cleanup, err := buildProxy()
@@ -63,20 +89,24 @@ func main() {
 	o.proxyBinary = abs
 	os.Setenv(harness.EnvProxyBinary, o.proxyBinary)
 
-	var report string
-	tb := harness.NewRunner("bench", o.verbose)
-	if !tb.Run(func() { report = run(tb, o) }) {
-		fatal(fmt.Errorf("the benchmark run failed (see above)"))
-	}
-	if *out == "-" {
+	// Each part has a runner of its own, so that its servers are gone
+	// before the next part starts, and its results are written as soon as
+	// it is done.
+	for _, s := range selected {
+		var report string
+		tb := harness.NewRunner("bench", o.verbose)
+		if !tb.Run(func() { report = s.run(tb, o) }) {
+			fatal(fmt.Errorf("the %s run failed (see above)", s.name))
+		}
 		fmt.Print(report)
-		return
+		if *out == "-" {
+			continue
+		}
+		if err := writeBetweenMarkers(*out, s.begin, s.end, report); err != nil {
+			fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s results written to %s\n", s.name, *out)
 	}
-	if err := writeBetweenMarkers(*out, report); err != nil {
-		fatal(err)
-	}
-	fmt.Print(report)
-	fmt.Fprintf(os.Stderr, "bench: results written to %s\n", *out)
 }
 
 func buildProxy() (bin string, cleanup func(), err error) {
@@ -97,10 +127,11 @@ func buildProxy() (bin string, cleanup func(), err error) {
 	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
-// writeBetweenMarkers replaces what lies between the bench markers of path
-// with report, keeping the hand-written text around them; without markers
-// the report is appended with them.
-func writeBetweenMarkers(path, report string) error {
+// writeBetweenMarkers replaces what lies between the markers begin and end
+// in path with report, keeping the hand-written text around them (and any
+// other part's markers); without the markers the report is appended with
+// them.
+func writeBetweenMarkers(path, beginMarker, endMarker, report string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err

@@ -18,28 +18,32 @@ import (
 
 func machine(o options) string {
 	var b strings.Builder
-	cpu := "unknown"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	version := func(prog string, args ...string) string {
-		out, err := exec.Command(prog, args...).CombinedOutput()
-		if err != nil {
-			return "unknown (" + err.Error() + ")"
-		}
-		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-	}
-	kernel := version("uname", "-r")
-	fmt.Fprintf(&b, "**Machine:** %d CPUs (%s), Linux %s. Everything below ran on it at once, on loopback.\n\n", runtime.NumCPU(), cpu, kernel)
+	fmt.Fprintf(&b, "**Machine:** %d CPUs (%s), Linux %s. Everything below ran on it at once, on loopback.\n\n", runtime.NumCPU(), cpuModel(), version("uname", "-r"))
 	fmt.Fprintf(&b, "**Versions:** %s (%s); %s; %s; %s; %s; %s.\n\n",
 		version(o.proxyBinary, "--version"), runtime.Version(), version("redis-server", "--version"), version("memcached", "-V"),
 		version("nutcracker", "--version"), version("redis-benchmark", "--version"), "load generators in integration/bench (Go)")
 	return b.String()
+}
+
+// cpuModel is the first model name of /proc/cpuinfo.
+func cpuModel() string {
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+			}
+		}
+	}
+	return "unknown"
+}
+
+// version is the first line a program prints about itself.
+func version(prog string, args ...string) string {
+	out, err := exec.Command(prog, args...).CombinedOutput()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }
 
 // row formats one measurement with its ratios to nutcracker and to direct.
