@@ -1,14 +1,12 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"net"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -236,64 +234,6 @@ func (memcacheCodec) keyCount(p *pool, node int) (int64, error) {
 		}
 	}
 	return 0, errors.New("stats reply without curr_items")
-}
-
-// eachKey lists a node's keys with `lru_crawler metadump hash`, on a
-// connection of its own: memcached refuses it inside a pipeline. The hash
-// walk, unlike `metadump all`'s walk of the LRUs, does not skip items that
-// reads move in their LRU while it runs (a resync under load lost some).
-func (memcacheCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {
-	addr := p.nodes[node].addr
-	d := net.Dialer{Timeout: p.cfg.Timeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metadump %s: %w", addr, err)
-	}
-	defer nc.Close()
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	defer stop()
-	// A dump of a million keys takes seconds, but a source that stops
-	// sending for longer than this is out of service: its partitions are
-	// owed instead of holding the whole resync until it comes back.
-	stall := max(4*p.cfg.Timeout, 2*time.Second)
-	nc.SetDeadline(time.Now().Add(stall))
-	if _, err := nc.Write([]byte("lru_crawler metadump hash\r\n")); err != nil {
-		return fmt.Errorf("metadump %s: %w", addr, err)
-	}
-	sc := bufio.NewScanner(nc)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	extended := time.Now()
-	for sc.Scan() {
-		if now := time.Now(); now.Sub(extended) > stall/8 {
-			nc.SetReadDeadline(now.Add(stall))
-			extended = now
-		}
-		line := sc.Bytes()
-		if bytes.Equal(line, []byte("END")) {
-			return nil
-		}
-		if bytes.HasPrefix(line, []byte("ERROR")) || bytes.HasPrefix(line, []byte("BUSY")) {
-			return fmt.Errorf("metadump %s: %s", addr, line)
-		}
-		enc, ok := bytes.CutPrefix(line, []byte("key="))
-		if !ok {
-			continue
-		}
-		if i := bytes.IndexByte(enc, ' '); i >= 0 {
-			enc = enc[:i]
-		}
-		key, err := url.QueryUnescape(string(enc))
-		if err != nil {
-			continue
-		}
-		if err := fn(0, []byte(key)); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("metadump %s: %w", addr, err)
-	}
-	return fmt.Errorf("metadump %s: connection closed before END", addr)
 }
 
 func (memcacheCodec) newProber(p *pool) prober { return &memcacheProber{p: p} }
