@@ -103,15 +103,3 @@ func BenchmarkScanTextReplyValue2KB(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkAppendTextRequestSet2KB(b *testing.B) {
-	req, _, err := ParseText([]byte("set memc.sess.key.7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e 0 1440 2048\r\n"+strings.Repeat("d", 2048)+"\r\n"), Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dst := make([]byte, 0, 4096)
-	b.ReportAllocs()
-	for b.Loop() {
-		dst = AppendTextRequest(dst[:0], &req)
-	}
-}
