@@ -92,8 +92,9 @@ func (op Opcode) Known() bool {
 func IsQuiet(op Opcode) bool { return NonQuiet(op) != op }
 
 // NonQuiet returns the loud form of a quiet opcode (GetQ → Get, SetQ → Set,
-// GetKQ → GetK, GATQ → GAT, ...) and any other opcode unchanged. A proxy
-// sends the loud form to backends so that every request gets a response.
+// GetKQ → GetK, GATQ → GAT, ...) and any other opcode unchanged: a quiet
+// request does the same work as its loud form and differs only in which
+// responses are sent, so the proxy handles both with one case.
 func NonQuiet(op Opcode) Opcode {
 	switch op {
 	case OpGetQ:

@@ -68,8 +68,9 @@ func FuzzParseText(f *testing.F) {
 }
 
 // FuzzParseBinary checks that the binary parser never panics, never claims
-// more bytes than it was given, that slices stay inside the packet, and that
-// an accepted packet re-encodes to the same bytes.
+// more bytes than it was given, that extras, key and value are the body as
+// the header splits it, and that no strict prefix of an accepted packet
+// passes for a packet or an error.
 func FuzzParseBinary(f *testing.F) {
 	f.Add(pkt(OpGet, 1, 0, nil, "k", ""))
 	f.Add(pkt(OpSet, 0x00010000, 0, be32(768, 1440), "memc.sess.key.S", "data"))
@@ -105,8 +106,14 @@ func FuzzParseBinary(f *testing.F) {
 		if len(req.Key) > DefaultMaxKeyLen || len(req.Value) > lim.ItemSizeMax {
 			t.Fatalf("accepted key %d value %d bytes", len(req.Key), len(req.Value))
 		}
-		if re := req.AppendTo(nil); !bytes.Equal(re, buf[:n]) {
-			t.Fatalf("AppendTo = %x, want %x", re, buf[:n])
+		body := append(append(append([]byte{}, req.Extras...), req.Key...), req.Value...)
+		if len(req.Extras) != int(req.Header.ExtLen) || len(req.Key) != int(req.Header.KeyLen) || !bytes.Equal(body, buf[HeaderLen:n]) {
+			t.Fatalf("Extras %x Key %x Value %x do not split the body of %x as the header says", req.Extras, req.Key, req.Value, buf[:n])
+		}
+		for i := 0; i < n; i++ {
+			if _, n2, err := ParseBinary(buf[:i], lim); n2 != 0 || err != nil {
+				t.Fatalf("prefix of %d bytes: n=%d err=%v, want incomplete", i, n2, err)
+			}
 		}
 	})
 }
