@@ -91,15 +91,3 @@ func BenchmarkParseBinarySet2KB(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkScanTextReplyValue2KB(b *testing.B) {
-	buf := []byte("VALUE memc.sess.key.7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e 0 2048\r\n" + strings.Repeat("d", 2048) + "\r\nEND\r\n")
-	var r TextReply
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if n, err := r.Scan(buf, CmdGet); err != nil || n != len(buf) {
-			b.Fatal(n, err)
-		}
-	}
-}

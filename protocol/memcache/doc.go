@@ -6,8 +6,8 @@
 //
 // Parsers take the caller's buffer and return sub-slices of it (keys, data,
 // extras), valid until the caller reuses the buffer; on the hot path
-// (TextRequest.Parse, ParseBinary, TextReply.Scan, ParseBinaryResponse and the
-// Append encoders given enough capacity) they do not allocate. An incomplete
+// (TextRequest.Parse, ParseBinary, ParseBinaryResponse and the Append
+// encoders given enough capacity) they do not allocate. An incomplete
 // buffer is reported as n == 0 with a nil error, so callers read more and
 // call again.
 //

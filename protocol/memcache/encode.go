@@ -27,11 +27,9 @@ func AppendValue(dst, key []byte, flags uint32, data []byte, cas uint64, withCas
 // AppendEnd appends "END\r\n", the end of a retrieval or stats reply.
 func AppendEnd(dst []byte) []byte { return append(dst, "END\r\n"...) }
 
-// AppendStatus appends the reply line of a fixed-word kind (ReplyEnd,
-// ReplyStored, ReplyNotStored, ReplyExists, ReplyNotFound, ReplyDeleted,
-// ReplyTouched, ReplyOK, ReplyReset, ReplyError) and "\r\n". Other kinds
-// carry text and have their own encoders; AppendStatus appends nothing for
-// them.
+// AppendStatus appends the reply line of k ("STORED", "NOT_FOUND", ...) and
+// "\r\n"; it appends nothing for ReplyUnknown or a value that is no
+// ReplyKind. Replies that carry text have their own encoders.
 func AppendStatus(dst []byte, k ReplyKind) []byte {
 	if k > ReplyError || k == ReplyUnknown {
 		return dst

@@ -23,7 +23,7 @@ func TestTextReplyEncoders(t *testing.T) {
 		{"reset", AppendStatus(nil, ReplyReset), "RESET\r\n"},
 		{"error", AppendStatus(nil, ReplyError), "ERROR\r\n"},
 		{"end via status", AppendStatus(nil, ReplyEnd), "END\r\n"},
-		{"no text kinds", AppendStatus(nil, ReplyNumber), ""},
+		{"not a kind", AppendStatus(nil, ReplyError+1), ""},
 		{"unknown kind", AppendStatus(nil, ReplyUnknown), ""},
 		{"number", AppendNumber(nil, 2), "2\r\n"},
 		{"version", AppendVersion(nil, "1.6.18"), "VERSION 1.6.18\r\n"},
