@@ -284,7 +284,8 @@ func TestStatusMessages(t *testing.T) {
 	}
 }
 
-func TestBinaryResponseRoundTrip(t *testing.T) {
+func TestAppendBinaryResponseBytes(t *testing.T) {
+	// GETK hit as memcached sends it: flags in the extras, the key echoed.
 	flags := be32(768)
 	hdr := ResponseHeader{Opcode: OpGetK, Status: StatusNoError, Opaque: 0x00020000, CAS: 42}
 	b := AppendBinaryResponse(nil, hdr, flags, []byte("memc.sess.key.S"), []byte("data"))
@@ -292,45 +293,6 @@ func TestBinaryResponseRoundTrip(t *testing.T) {
 	want = append(want, "memc.sess.key.Sdata"...)
 	if !bytes.Equal(b, want) {
 		t.Fatalf("AppendBinaryResponse = %x\nwant %x", b, want)
-	}
-	b = append(b, 0x81) // start of a next response
-	resp, n, err := ParseBinaryResponse(b)
-	if err != nil || n != len(want) {
-		t.Fatalf("ParseBinaryResponse n=%d err=%v", n, err)
-	}
-	if resp.Header.Opaque != 0x00020000 || resp.Header.CAS != 42 || resp.Header.Status != StatusNoError ||
-		string(resp.Key) != "memc.sess.key.S" || string(resp.Value) != "data" {
-		t.Errorf("parsed %+v key %q value %q", resp.Header, resp.Key, resp.Value)
-	}
-	if f, ok := resp.Flags(); !ok || f != 768 {
-		t.Errorf("Flags() = %d %v", f, ok)
-	}
-	for i := 0; i < len(want); i++ {
-		if _, n, err := ParseBinaryResponse(want[:i]); n != 0 || err != nil {
-			t.Errorf("prefix %d: n=%d err=%v, want incomplete", i, n, err)
-		}
-	}
-}
-
-func TestParseBinaryResponseErrors(t *testing.T) {
-	if _, _, err := ParseBinaryResponse([]byte("VALUE")); !errors.Is(err, ErrMalformedReply) {
-		t.Errorf("text on a binary backend: err = %v", err)
-	}
-	bad := AppendBinaryResponse(nil, ResponseHeader{Opcode: OpGet}, nil, []byte("key"), nil)
-	binary.BigEndian.PutUint32(bad[8:], 1)
-	if _, _, err := ParseBinaryResponse(bad); !errors.Is(err, ErrMalformedReply) {
-		t.Errorf("key longer than body: err = %v", err)
-	}
-}
-
-func TestCounter(t *testing.T) {
-	b := AppendBinaryResponse(nil, ResponseHeader{Opcode: OpIncrement}, nil, nil, binary.BigEndian.AppendUint64(nil, 7))
-	resp, _, err := ParseBinaryResponse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, ok := resp.Counter(); !ok || v != 7 {
-		t.Errorf("Counter() = %d %v", v, ok)
 	}
 }
 

@@ -117,17 +117,3 @@ func FuzzParseBinary(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseBinaryResponse checks the binary response parser likewise.
-func FuzzParseBinaryResponse(f *testing.F) {
-	f.Add(AppendBinaryResponse(nil, ResponseHeader{Opcode: OpGetK, Opaque: 1}, be32(0), []byte("k"), []byte("v")))
-	f.Fuzz(func(t *testing.T, buf []byte) {
-		r, n, err := ParseBinaryResponse(buf)
-		if n < 0 || n > len(buf) {
-			t.Fatalf("n = %d for %d bytes", n, len(buf))
-		}
-		if err == nil && n > 0 && n != HeaderLen+len(r.Extras)+len(r.Key)+len(r.Value) {
-			t.Fatalf("n = %d does not add up", n)
-		}
-	})
-}
