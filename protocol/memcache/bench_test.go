@@ -17,18 +17,6 @@ func BenchmarkParseTextGet(b *testing.B) {
 	}
 }
 
-// BenchmarkParseTextGetFunc is the convenience form, which allocates Keys.
-func BenchmarkParseTextGetFunc(b *testing.B) {
-	buf := []byte("get memc.sess.key.7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e\r\n")
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, n, err := ParseText(buf, Limits{}); err != nil || n != len(buf) {
-			b.Fatal(n, err)
-		}
-	}
-}
-
 func BenchmarkParseTextMultiGet10(b *testing.B) {
 	buf := []byte("get" + strings.Repeat(" sess:7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e", 10) + "\r\n")
 	var req TextRequest

@@ -21,7 +21,7 @@ func TestPeclMemcacheOpenReadPipeline(t *testing.T) {
 
 	var reqs []TextRequest
 	for len(in) > 0 {
-		req, n, err := ParseText(in, Limits{})
+		req, n, err := parseText(in, Limits{})
 		if err != nil || n == 0 {
 			t.Fatalf("parse %q: n=%d err=%v", in, n, err)
 		}
@@ -71,7 +71,7 @@ func TestPhpMemcachedTextSession(t *testing.T) {
 	if len(got) != 8 {
 		t.Fatalf("got %d requests: %q", len(got), got)
 	}
-	req, _, err := ParseText([]byte("add memc.sess.key.S 0 2678400 0\r\n\r\n"), Limits{})
+	req, _, err := parseText([]byte("add memc.sess.key.S 0 2678400 0\r\n\r\n"), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestBinaryDetection(t *testing.T) {
 	}
 	// Binary bytes on the text parser never make a request: with no newline
 	// they wait (and a long wait closes the connection).
-	if req, n, err := ParseText(pkt(OpGet, 0, 0, nil, "k", ""), Limits{}); n != 0 || err != nil {
+	if req, n, err := parseText(pkt(OpGet, 0, 0, nil, "k", ""), Limits{}); n != 0 || err != nil {
 		t.Errorf("binary bytes on the text parser: %v n=%d err=%v", req.Command, n, err)
 	}
 }

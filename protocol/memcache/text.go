@@ -85,14 +85,6 @@ func (r *TextRequest) MetaFlag(c byte) (arg []byte, ok bool) {
 	}
 }
 
-// ParseText parses one text protocol request from the start of buf; see
-// TextRequest.Parse. Each call allocates the Keys slice; a proxy that keeps
-// TextRequest values and calls Parse on them does not allocate.
-func ParseText(buf []byte, lim Limits) (req TextRequest, n int, err error) {
-	n, err = req.Parse(buf, lim)
-	return req, n, err
-}
-
 // Parse parses one text protocol request from the start of buf into r,
 // reusing the capacity of r.Keys. It returns the number of bytes the request
 // took (the command line and its data block).
