@@ -38,24 +38,10 @@ func AppendStatus(dst []byte, k ReplyKind) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// AppendNumber appends the reply of a successful incr or decr: the new
-// value and "\r\n".
-func AppendNumber(dst []byte, v uint64) []byte {
-	dst = strconv.AppendUint(dst, v, 10)
-	return append(dst, "\r\n"...)
-}
-
 // AppendVersion appends "VERSION <version>\r\n".
 func AppendVersion(dst []byte, version string) []byte {
 	dst = append(dst, "VERSION "...)
 	dst = append(dst, version...)
-	return append(dst, "\r\n"...)
-}
-
-// AppendClientError appends "CLIENT_ERROR <msg>\r\n".
-func AppendClientError(dst []byte, msg string) []byte {
-	dst = append(dst, "CLIENT_ERROR "...)
-	dst = append(dst, msg...)
 	return append(dst, "\r\n"...)
 }
 

@@ -25,9 +25,7 @@ func TestTextReplyEncoders(t *testing.T) {
 		{"end via status", AppendStatus(nil, ReplyEnd), "END\r\n"},
 		{"not a kind", AppendStatus(nil, ReplyError+1), ""},
 		{"unknown kind", AppendStatus(nil, ReplyUnknown), ""},
-		{"number", AppendNumber(nil, 2), "2\r\n"},
 		{"version", AppendVersion(nil, "1.6.18"), "VERSION 1.6.18\r\n"},
-		{"client error", AppendClientError(nil, "bad data chunk"), "CLIENT_ERROR bad data chunk\r\n"},
 		{"server error", AppendServerError(nil, "no live replica for key"), "SERVER_ERROR no live replica for key\r\n"},
 		{"stat", AppendStat(nil, "curr_connections", "10"), "STAT curr_connections 10\r\n"},
 	} {
@@ -45,7 +43,6 @@ func TestEncodersDoNotAllocate(t *testing.T) {
 		d := AppendValue(dst[:0], key, 768, data, 5, true)
 		d = AppendEnd(d)
 		d = AppendStatus(d, ReplyStored)
-		d = AppendNumber(d, 12345)
 		d = AppendBinaryResponse(d, ResponseHeader{Opcode: OpGet}, []byte{0, 0, 0, 0}, nil, data)
 		_ = AppendBinaryError(d, breq.Header, StatusKeyNotFound)
 	})

@@ -44,7 +44,7 @@ func FuzzParseText(f *testing.F) {
 		if req.Command == CmdUnknown {
 			t.Fatalf("accepted %q as an unknown command", buf[:n])
 		}
-		if req.Command.IsStorage() && len(req.Data) != req.Bytes {
+		if len(req.Data) != req.Bytes {
 			t.Fatalf("data %d bytes, declared %d", len(req.Data), req.Bytes)
 		}
 		for _, k := range req.Keys {
