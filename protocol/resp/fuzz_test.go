@@ -147,7 +147,6 @@ func FuzzScanReply(f *testing.F) {
 			}
 		}
 		IsError(frame)
-		ErrorPrefix(frame)
 		IsNull(frame)
 		Int(frame)
 		Bulk(frame)
