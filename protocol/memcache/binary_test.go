@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// pkt builds a binary request by hand, independently of the encoders: the
-// header fields in wire order, then extras, key and value.
+// pkt builds a binary request byte by byte, as a client sends it: the header
+// fields in wire order, then extras, key and value.
 func pkt(op Opcode, opaque uint32, cas uint64, extras []byte, key, value string) []byte {
 	b := make([]byte, HeaderLen, HeaderLen+len(extras)+len(key)+len(value))
 	b[0] = 0x80
@@ -25,7 +25,7 @@ func pkt(op Opcode, opaque uint32, cas uint64, extras []byte, key, value string)
 	return append(b, value...)
 }
 
-// u32s and friends build extras.
+// be32 and incrExtras build extras.
 func be32(vs ...uint32) []byte {
 	var b []byte
 	for _, v := range vs {

@@ -12,7 +12,7 @@ import (
 // The byte sequences below are what the named session clients send, recorded
 // on the wire in front of memcached 1.6.18, so the parsers are checked
 // against the requests the proxy really receives rather than against
-// hand-made ones. Each test names the client and its version.
+// hand-made ones. Each test names the client it comes from.
 
 // TestPeclMemcacheOpenReadPipeline: pecl memcache 4.0.5.2 sends its lock
 // and read in one write, three requests the parser must take one by one.

@@ -30,8 +30,8 @@ var (
 	// memcached closes such a connection without a reply.
 	ErrLineTooLong = errors.New("memcache: line too long")
 
-	// ErrBadMagic: a binary packet whose first byte is not 0x80 (request) or
-	// 0x81 (response). memcached closes the connection without a reply.
+	// ErrBadMagic: a binary request whose first byte is not 0x80.
+	// memcached closes the connection without a reply.
 	ErrBadMagic = errors.New("memcache: bad magic byte")
 
 	// ErrInvalidArgs: a binary request whose key, extras or body lengths do
