@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +25,13 @@ type phpResult struct {
 	Error  string         `json:"error"`
 }
 
-// runPHP runs one PHP request (a new php process) with the given ini
-// settings and returns what the script reports.
-func runPHP(t *testing.T, ini []string, action, sid, arg string) phpResult {
-	t.Helper()
+// errPHPWarned marks a PHP request that did its work but printed a warning.
+var errPHPWarned = errors.New("php warned")
+
+// php runs one PHP request (a new php process) with the given ini settings
+// and returns what the script reports. The error carries php's output.
+// It does not touch a testing.T, so requests can run in goroutines.
+func php(ini []string, action, sid, arg string) (phpResult, error) {
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "phpclient", "session.php")
 	var args []string
@@ -44,13 +48,27 @@ func runPHP(t *testing.T, ini []string, action, sid, arg string) phpResult {
 	// Warnings may precede the JSON line; it is the last line.
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &r); jerr != nil {
-		t.Fatalf("php %s %s: %v\n%s", action, sid, err, out)
+		return r, fmt.Errorf("php %s %s: %v\n%s", action, sid, err, out)
 	}
 	if r.Error != "" || err != nil {
-		t.Fatalf("php %s %s failed: %s %v\n%s", action, sid, r.Error, err, out)
+		return r, fmt.Errorf("php %s %s failed: %s %v\n%s", action, sid, r.Error, err, out)
 	}
 	if strings.Contains(string(out), "Warning") {
-		t.Errorf("php %s %s warned:\n%s", action, sid, out)
+		return r, fmt.Errorf("php %s %s: %w:\n%s", action, sid, errPHPWarned, out)
+	}
+	return r, nil
+}
+
+// runPHP is php for the test goroutine: a failed request ends the test, a
+// warning fails it.
+func runPHP(t *testing.T, ini []string, action, sid, arg string) phpResult {
+	t.Helper()
+	r, err := php(ini, action, sid, arg)
+	switch {
+	case errors.Is(err, errPHPWarned):
+		t.Error(err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	return r
 }
@@ -169,15 +187,19 @@ func TestPHPRedisLockedSessionRequestsSerialise(t *testing.T) {
 	runPHP(t, ini, "write", sid, "carol")
 	var wg sync.WaitGroup
 	results := make([]phpResult, 2)
+	errs := make([]error, 2)
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = runPHP(t, ini, "hold", sid, "700")
+			results[i], errs[i] = php(ini, "hold", sid, "700")
 		}()
 		time.Sleep(150 * time.Millisecond)
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	a, b := results[0], results[1]
 	if a.Opened > b.Opened {
 		a, b = b, a
