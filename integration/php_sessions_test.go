@@ -20,6 +20,7 @@ const phpBinary = "/usr/bin/php"
 type phpResult struct {
 	ID     string         `json:"id"`
 	Data   map[string]any `json:"data"`
+	Begun  float64        `json:"begun"`
 	Opened float64        `json:"opened"`
 	Closed float64        `json:"closed"`
 	Error  string         `json:"error"`
@@ -185,6 +186,8 @@ func TestPHPRedisLockedSessionRequestsSerialise(t *testing.T) {
 		"redis.session.lock_retries=200", "redis.session.lock_wait_time=20000"}
 	sid := newSessionID(3)
 	runPHP(t, ini, "write", sid, "carol")
+	// Both requests start together; each holds the session 700 ms, so
+	// whichever gets the lock second has to wait for the other.
 	var wg sync.WaitGroup
 	results := make([]phpResult, 2)
 	errs := make([]error, 2)
@@ -194,7 +197,6 @@ func TestPHPRedisLockedSessionRequestsSerialise(t *testing.T) {
 			defer wg.Done()
 			results[i], errs[i] = php(ini, "hold", sid, "700")
 		}()
-		time.Sleep(150 * time.Millisecond)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -203,6 +205,9 @@ func TestPHPRedisLockedSessionRequestsSerialise(t *testing.T) {
 	a, b := results[0], results[1]
 	if a.Opened > b.Opened {
 		a, b = b, a
+	}
+	if b.Begun >= a.Closed {
+		t.Fatalf("the second request asked for the session at %.3f, after the first released it at %.3f: they did not overlap, so the lock was not tested", b.Begun, a.Closed)
 	}
 	if b.Opened < a.Closed {
 		t.Errorf("two requests held the locked session at once: first %.3f-%.3f, second opened %.3f", a.Opened, a.Closed, b.Opened)
