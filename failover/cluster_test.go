@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +24,14 @@ type fakeFleet struct {
 	// failSource makes every transfer from that node fail (-1: none).
 	failSource int
 	repaired   map[int][]KeyRef
-	failKeys   bool
-	noSource   bool // RepairKeys finds no other owner in service
+	// repairCalls counts RepairKeys calls per node, failed ones included.
+	repairCalls map[int]int
+	failKeys    bool
+	noSource    bool // RepairKeys finds no other owner in service
 }
 
 func newFakeFleet(n int) *fakeFleet {
-	f := &fakeFleet{repaired: map[int][]KeyRef{}, transfers: map[int][]Transfer{}, failSource: -1}
+	f := &fakeFleet{repaired: map[int][]KeyRef{}, repairCalls: map[int]int{}, transfers: map[int][]Transfer{}, failSource: -1}
 	for i := 0; i < n; i++ {
 		f.alive = append(f.alive, true)
 		f.runIDs = append(f.runIDs, "run-a")
@@ -72,6 +75,7 @@ func (f *fakeFleet) Copy(ctx context.Context, node int, plan []Transfer, reason 
 func (f *fakeFleet) RepairKeys(ctx context.Context, node int, keys []KeyRef) ([]KeyRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.repairCalls[node]++
 	if f.failKeys {
 		return keys, errors.New("node unreachable")
 	}
@@ -248,27 +252,57 @@ func TestMissedSetOverflowForcesFullResync(t *testing.T) {
 	}
 }
 
+// TestFailedRepairKeepsNodeOutOfService: a returning node whose missed
+// keys cannot be repaired goes back DOWN rather than UP, keeps them marked,
+// and comes UP at the first attempt whose repair succeeds. The attempts are
+// made by hand rather than by the health loop, so each check looks at the
+// result of one finished attempt, not at how far the loop happened to get.
 func TestFailedRepairKeepsNodeOutOfService(t *testing.T) {
 	f := newFakeFleet(3)
-	c, _ := newTestCluster(t, f, true)
+	c := newUnstartedCluster(f)
+	n := c.Node(2)
 	f.set(2, false, "")
-	waitState(t, c.Node(2), Down)
+	c.ReportFailure(2, errors.New("timeout"))
+	c.ReportFailure(2, errors.New("timeout"))
+	if got := n.State(); got != Down {
+		t.Fatalf("after 2 failures under a limit of 2: state %s, want down", got)
+	}
 	c.MarkMissed(2, 0, []byte("k"))
 	f.mu.Lock()
 	f.failKeys = true
 	f.mu.Unlock()
-	f.set(2, true, "")
-	time.Sleep(100 * time.Millisecond)
-	if got := c.Node(2).State(); got == Up {
-		t.Fatal("a node whose missed keys could not be repaired must not be UP")
+	f.set(2, true, "") // same run id: only the missed key needs repair
+
+	c.tryRejoin(t.Context(), n)
+	f.mu.Lock()
+	calls := f.repairCalls[2]
+	f.mu.Unlock()
+	if calls == 0 {
+		t.Fatal("the node answered but its missed key was never sent for repair")
 	}
-	if !c.Node(2).Missed(0, []byte("k")) {
+	st := n.Status()
+	if st.State != Down || !strings.HasPrefix(st.LastError, "repair: ") {
+		t.Fatalf("after a failed repair: state %s, last error %q; want down, with the repair's error", st.State, st.LastError)
+	}
+	if !n.Missed(0, []byte("k")) {
 		t.Fatal("an unrepaired key must stay missed")
 	}
+
 	f.mu.Lock()
 	f.failKeys = false
 	f.mu.Unlock()
-	waitState(t, c.Node(2), Up)
+	c.tryRejoin(t.Context(), n)
+	if got := n.State(); got != Up {
+		t.Fatalf("after a successful repair: state %s, want up (status %+v)", got, n.Status())
+	}
+	if n.Missed(0, []byte("k")) {
+		t.Fatal("the repaired key is still marked missed")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if got := f.repaired[2]; len(got) != 1 || got[0] != (KeyRef{DB: 0, Key: "k"}) {
+		t.Fatalf("repaired %v, want only the missed key", got)
+	}
 }
 
 func TestUnreplicatedNodeRejoinsWithoutRepair(t *testing.T) {

@@ -87,10 +87,13 @@ func checked(check func(v any, err error) error, args ...any) step {
 	return step{args: args, check: check}
 }
 
-// TestRedisCommandsThroughProxy sends every command of issue 3's list
-// through the proxy (replicas: 2 over 3 servers) and through one plain
-// redis-server, and requires the same replies; then it checks that every
-// key sits on exactly two backends with the same value and TTL.
+// TestRedisCommandsThroughProxy sends the commands session clients use
+// (strings and expiry as phpredis, redis-py and connect-redis send them,
+// multi-key commands, Spring Session's hashes, and the connection and
+// server commands around them) through the proxy (replicas: 2 over 3
+// servers) and through one plain redis-server, and requires the same
+// replies; then it checks that every key sits on exactly two backends with
+// the same value and TTL.
 func TestRedisCommandsThroughProxy(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, clusterConfig{})
@@ -175,7 +178,9 @@ func TestRedisCommandsThroughProxy(t *testing.T) {
 		cmd("AUTH", "secret"), cmd("AUTH", "default", "secret"), cmd("AUTH", "alice", "secret"),
 		cmd("SELECT", "99"), cmd("SELECT", "x"),
 		cmd("CLIENT", "SETNAME", "app1"), cmd("CLIENT", "GETNAME"),
-		// Redis 7.0 has no CLIENT SETINFO (7.2 does); issue 3 lists it.
+		// go-redis 9 and redis-py 5 send CLIENT SETINFO when they connect.
+		// The reference redis-server (Debian's 7.0) predates it (7.2), so
+		// the proxy's reply is checked against 7.2's +OK, not compared.
 		checked(isOK, "CLIENT", "SETINFO", "LIB-NAME", "redis-py"), checked(isOK, "CLIENT", "SETINFO", "LIB-VER", "4.3.4"),
 		checked(func(v any, err error) error {
 			if n, ok := v.(int64); err != nil || !ok || n <= 0 {
@@ -208,7 +213,7 @@ func TestRedisCommandsThroughProxy(t *testing.T) {
 		}, "INFO", "server"),
 		checked(func(v any, err error) error {
 			if n, ok := v.(int64); err != nil || !ok || n < 40 {
-				return errors.New("want the number of commands, at least the 40-odd of issue 3")
+				return errors.New("want the number of commands, at least the 40-odd this test sends")
 			}
 			return nil
 		}, "COMMAND", "COUNT"),
@@ -258,9 +263,7 @@ func TestRedisCommandsThroughProxy(t *testing.T) {
 		t.Fatalf("reference KEYS: %d keys, %v", len(keys), err)
 	}
 	for _, k := range keys {
-		if hs := cl.checkReplicasAgree(ctx, 0, k); len(hs) == 0 {
-			t.Errorf("key %q exists in Redis but on no backend behind the proxy", k)
-		}
+		cl.checkReplicasAgree(ctx, 0, k)
 	}
 	if n := cl.backendKeys(ctx, 0); n != int64(2*len(keys)) {
 		t.Errorf("the backends hold %d keys, want %d (2 copies of %d keys)", n, 2*len(keys), len(keys))

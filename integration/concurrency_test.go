@@ -20,6 +20,7 @@ func TestSessionLockHasOneWinner(t *testing.T) {
 		for l := range locks {
 			key := fmt.Sprintf("PHPREDIS_SESSION:%s%02d_LOCK", phase, l)
 			var winners atomic.Int32
+			var winner atomic.Value // the value the winning racer wrote
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			for r := range racers {
@@ -28,12 +29,14 @@ func TestSessionLockHasOneWinner(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					ok, err := c.SetNX(ctx, key, "vm|"+strconv.Itoa(r), 30*time.Second).Result()
+					v := "vm|" + strconv.Itoa(r)
+					ok, err := c.SetNX(ctx, key, v, 30*time.Second).Result()
 					if err != nil {
 						t.Errorf("%s: SET %s NX: %v", phase, key, err)
 					}
 					if ok {
 						winners.Add(1)
+						winner.Store(v)
 					}
 				}()
 			}
@@ -41,8 +44,15 @@ func TestSessionLockHasOneWinner(t *testing.T) {
 			wg.Wait()
 			if w := winners.Load(); w != 1 {
 				t.Errorf("%s: %d of %d racers got the lock %s, want exactly 1", phase, w, racers, key)
+				continue
 			}
-			cl.checkReplicasAgree(ctx, 0, key, cl.dead()...)
+			// The copies agree; they must also hold the winner's value, or
+			// a loser's write reached a backend after the winner's.
+			if hs := cl.checkReplicasAgree(ctx, 0, key, cl.dead()...); len(hs) > 0 {
+				if got := cl.backendClient(hs[0], 0).Get(ctx, key).Val(); got != winner.Load() {
+					t.Errorf("%s: lock %s holds %q on %s, want the winner's %q", phase, key, got, cl.name(hs[0]), winner.Load())
+				}
+			}
 		}
 	}
 	race("up")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func TestReplicasSurviveKillOfOneNode(t *testing.T) {
 	// Clients are reading while r1 dies: no read may fail or miss.
 	stop := make(chan struct{})
 	readerDone := make(chan readResult, 1)
+	var rounds atomic.Int32 // rounds the reader finished
 	go func() {
 		rc := cl.proxy.Client(0)
 		var bad readResult
@@ -58,15 +60,24 @@ func TestReplicasSurviveKillOfOneNode(t *testing.T) {
 			if r := readSessions(t, rc, "sess", n, allVersion("v1")); !r.ok() && bad.ok() {
 				bad = r
 			}
+			rounds.Add(1)
 		}
 		readerDone <- bad
 	}()
-	time.Sleep(50 * time.Millisecond) // let the reader's first pipeline be under way
+	// Kill once the reader is into its rounds, so the kill lands in the
+	// middle of its reads rather than before the first one.
+	if !harness.WaitFor(rejoinTimeout, func() bool { return rounds.Load() >= 1 }) {
+		t.Fatal("the reader did not finish one round of reads")
+	}
+	atKill := rounds.Load()
 	cl.nodes[0].Kill9()
 	requireSessions(t, "right after kill -9 of r1", c, "sess", n, allVersion("v1"))
 	close(stop)
 	if r := <-readerDone; !r.ok() {
 		t.Errorf("a client reading while r1 was killed: %s", r)
+	}
+	if got := rounds.Load(); got <= atKill {
+		t.Errorf("the reader finished no round after the kill (%d rounds before it, %d in all): it did not read while r1 was down", atKill, got)
 	}
 	for _, i := range []int{0, 1, 2, 4999, n - 1} {
 		if ttl := c.TTL(ctx, sessionKey("sess", i)).Val(); ttl <= 0 || ttl > sessionTTL {
@@ -233,7 +244,11 @@ func TestRestartedEmptyNodeThenSecondKillLosesNothing(t *testing.T) {
 		t.Errorf("r1 is reported up but holds no keys")
 	}
 	for i := 0; i < n; i += 101 {
-		cl.checkReplicasAgree(ctx, 0, sessionKey("sess", i))
+		if version[i] == "" {
+			cl.checkAbsent(ctx, 0, sessionKey("sess", i))
+		} else {
+			cl.checkReplicasAgree(ctx, 0, sessionKey("sess", i))
+		}
 	}
 	for i := range hashes {
 		cl.checkReplicasAgree(ctx, 0, hashKey(i))
@@ -314,7 +329,11 @@ func TestReturningNodeWithOldDataServesNoStaleOrDeletedValue(t *testing.T) {
 		t.Helper()
 		ctx := t.Context()
 		for i := 0; i < n; i += 37 {
-			cl.checkReplicasAgree(ctx, 0, sessionKey("sess", i))
+			if final(i) == "" {
+				cl.checkAbsent(ctx, 0, sessionKey("sess", i))
+			} else {
+				cl.checkReplicasAgree(ctx, 0, sessionKey("sess", i))
+			}
 		}
 		cl.nodes[1].Kill9()
 		requireSessions(t, "after r1 returned and r2 was killed", cl.proxy.Client(0), "sess", n, final)

@@ -2,12 +2,16 @@ package integration
 
 import (
 	"context"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"sessionproxy/integration/harness"
 )
 
 // spymemcachedJar is Debian's libspymemcached-java: the client Tomcat
@@ -36,19 +40,58 @@ func TestSpymemcachedMSMSessionThroughProxy(t *testing.T) {
 		run(mode, "create", id)
 		run(mode, "read", id)
 		if mode == "text" {
-			// Kill a memcached holding the session: MSM's next request still finds it.
+			// Kill one of the two memcacheds holding the session: MSM's
+			// next request must still find it, on the others.
+			key := id + "-n1"
+			var holders, survivors []*harness.Memcached
 			for _, m := range cl.nodes {
 				c := dialText(t, m.Addr())
-				hit := strings.HasPrefix(c.do("mg "+id+"-n1 v\r\n"), "VA")
+				if c.do("mg "+key+"\r\n") == "HD\r\n" {
+					holders = append(holders, m)
+				}
 				c.nc.Close()
-				if hit {
-					m.Kill9()
-					break
+			}
+			if len(holders) != 2 {
+				t.Fatalf("session %s on %d backends, want 2", key, len(holders))
+			}
+			victim := holders[0]
+			victim.Kill9()
+			if nc, err := net.DialTimeout("tcp", victim.Addr(), time.Second); err == nil {
+				nc.Close()
+				t.Fatalf("memcached %s still accepts connections after kill -9", victim.Addr())
+			}
+			for _, m := range cl.nodes {
+				if m != victim {
+					survivors = append(survivors, m)
 				}
 			}
+			before := getHits(t, survivors)
 			run(mode, "read", id)
+			// The read finds the session, its validity and its backup:
+			// three hits, which only the survivors can have answered.
+			if after := getHits(t, survivors); after-before < 3 {
+				t.Errorf("MSM's read after the kill: get_hits on the surviving memcacheds went from %d to %d, want at least 3 more", before, after)
+			}
 		}
 		run(mode, "destroy", id)
 		run(mode, "expire", id+"X")
 	}
+}
+
+// getHits sums memcached's get_hits over ms.
+func getHits(t *testing.T, ms []*harness.Memcached) int {
+	t.Helper()
+	sum := 0
+	for _, m := range ms {
+		c := dialText(t, m.Addr())
+		stats := c.do("stats\r\n")
+		c.nc.Close()
+		_, rest, ok := strings.Cut(stats, "STAT get_hits ")
+		n, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0]))
+		if !ok || err != nil {
+			t.Fatalf("memcached %s: no get_hits in stats:\n%s", m.Addr(), stats)
+		}
+		sum += n
+	}
+	return sum
 }

@@ -134,16 +134,20 @@ type copyState struct {
 	pttl  time.Duration
 }
 
-// checkReplicasAgree checks that key is on exactly cl.replicas backends (or
-// none) and that every copy has the same type, value and TTL (within 2s),
-// skipping dead nodes. It returns the holders.
+// checkReplicasAgree checks that key, which the test expects to exist, is
+// on cl.replicas backends (fewer by at most the dead nodes in skip, which
+// are not asked) and that every copy has the same type, value and TTL
+// (within 2s). It returns the holders. For a key that must be gone, use
+// checkAbsent.
 func (cl *cluster) checkReplicasAgree(ctx context.Context, db int, key string, skip ...int) []int {
 	cl.t.Helper()
 	hs := cl.holders(ctx, db, key, skip...)
+	want := cl.replicas - len(skip)
 	if len(hs) == 0 {
+		cl.t.Errorf("key %q (db %d) is on no live backend, want %d", key, db, max(want, 1))
 		return hs
 	}
-	if want := cl.replicas - len(skip); len(hs) < want || len(hs) > cl.replicas {
+	if len(hs) < want || len(hs) > cl.replicas {
 		cl.t.Errorf("key %q (db %d) is on %d backends %v, want %d", key, db, len(hs), cl.names(hs), want)
 	}
 	var states []copyState
@@ -175,6 +179,16 @@ func (cl *cluster) checkReplicasAgree(ctx context.Context, db int, key string, s
 		}
 	}
 	return hs
+}
+
+// checkAbsent checks that no live backend (none in skip) holds key, which
+// the test deleted or let expire: a copy left anywhere could come back
+// when the other copies are lost.
+func (cl *cluster) checkAbsent(ctx context.Context, db int, key string, skip ...int) {
+	cl.t.Helper()
+	if hs := cl.holders(ctx, db, key, skip...); len(hs) != 0 {
+		cl.t.Errorf("key %q (db %d) is gone through the proxy but still on backends %v", key, db, cl.names(hs))
+	}
 }
 
 func (cl *cluster) names(idx []int) []string {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -19,15 +20,19 @@ const phpBinary = "/usr/bin/php"
 type phpResult struct {
 	ID     string         `json:"id"`
 	Data   map[string]any `json:"data"`
+	Begun  float64        `json:"begun"`
 	Opened float64        `json:"opened"`
 	Closed float64        `json:"closed"`
 	Error  string         `json:"error"`
 }
 
-// runPHP runs one PHP request (a new php process) with the given ini
-// settings and returns what the script reports.
-func runPHP(t *testing.T, ini []string, action, sid, arg string) phpResult {
-	t.Helper()
+// errPHPWarned marks a PHP request that did its work but printed a warning.
+var errPHPWarned = errors.New("php warned")
+
+// php runs one PHP request (a new php process) with the given ini settings
+// and returns what the script reports. The error carries php's output.
+// It does not touch a testing.T, so requests can run in goroutines.
+func php(ini []string, action, sid, arg string) (phpResult, error) {
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "phpclient", "session.php")
 	var args []string
@@ -44,13 +49,27 @@ func runPHP(t *testing.T, ini []string, action, sid, arg string) phpResult {
 	// Warnings may precede the JSON line; it is the last line.
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &r); jerr != nil {
-		t.Fatalf("php %s %s: %v\n%s", action, sid, err, out)
+		return r, fmt.Errorf("php %s %s: %v\n%s", action, sid, err, out)
 	}
 	if r.Error != "" || err != nil {
-		t.Fatalf("php %s %s failed: %s %v\n%s", action, sid, r.Error, err, out)
+		return r, fmt.Errorf("php %s %s failed: %s %v\n%s", action, sid, r.Error, err, out)
 	}
 	if strings.Contains(string(out), "Warning") {
-		t.Errorf("php %s %s warned:\n%s", action, sid, out)
+		return r, fmt.Errorf("php %s %s: %w:\n%s", action, sid, errPHPWarned, out)
+	}
+	return r, nil
+}
+
+// runPHP is php for the test goroutine: a failed request ends the test, a
+// warning fails it.
+func runPHP(t *testing.T, ini []string, action, sid, arg string) phpResult {
+	t.Helper()
+	r, err := php(ini, action, sid, arg)
+	switch {
+	case errors.Is(err, errPHPWarned):
+		t.Error(err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	return r
 }
@@ -167,20 +186,28 @@ func TestPHPRedisLockedSessionRequestsSerialise(t *testing.T) {
 		"redis.session.lock_retries=200", "redis.session.lock_wait_time=20000"}
 	sid := newSessionID(3)
 	runPHP(t, ini, "write", sid, "carol")
+	// Both requests start together; each holds the session 700 ms, so
+	// whichever gets the lock second has to wait for the other.
 	var wg sync.WaitGroup
 	results := make([]phpResult, 2)
+	errs := make([]error, 2)
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = runPHP(t, ini, "hold", sid, "700")
+			results[i], errs[i] = php(ini, "hold", sid, "700")
 		}()
-		time.Sleep(150 * time.Millisecond)
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	a, b := results[0], results[1]
 	if a.Opened > b.Opened {
 		a, b = b, a
+	}
+	if b.Begun >= a.Closed {
+		t.Fatalf("the second request asked for the session at %.3f, after the first released it at %.3f: they did not overlap, so the lock was not tested", b.Begun, a.Closed)
 	}
 	if b.Opened < a.Closed {
 		t.Errorf("two requests held the locked session at once: first %.3f-%.3f, second opened %.3f", a.Opened, a.Closed, b.Opened)

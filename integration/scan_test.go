@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sessionproxy/integration/harness"
 )
 
 // TestScanListsEveryKeyOnce: SCAN (connect-redis's all/length/clear) and
@@ -82,6 +84,19 @@ func TestScanListsEveryKeyOnce(t *testing.T) {
 	}
 }
 
+// peerMarked reports whether the proxy's log last recorded node as marked
+// by another proxy: the proxy logs each change of that view as it reads
+// the marks.
+func peerMarked(proxyLog, node string) bool {
+	marked := false
+	for line := range strings.SplitSeq(proxyLog, "\n") {
+		if strings.Contains(line, `msg="node marked by a proxy"`) && strings.Contains(line, " node="+node+" ") {
+			marked = strings.Contains(line, " marked=true")
+		}
+	}
+	return marked
+}
+
 func verify(t *testing.T, what string, seen map[string]int, want int) bool {
 	t.Helper()
 	var dups, foreign []string
@@ -121,7 +136,8 @@ func TestMarksOfOtherProxiesAreHidden(t *testing.T) {
 	// Another proxy marks one holder, whose copy is then made old behind
 	// every proxy's back: reads must come from the other copy. Each holder
 	// in turn, so the first owner in placement order is among them.
-	for _, marked := range h {
+	for j, marked := range h {
+		other := h[1-j]
 		markKey := "__sessionproxy:suspect:" + cl.name(marked)
 		for i := range cl.nodes {
 			if err := cl.backendClient(i, 0).Set(ctx, markKey, "other-proxy", 10*time.Second).Err(); err != nil {
@@ -131,7 +147,14 @@ func TestMarksOfOtherProxiesAreHidden(t *testing.T) {
 		if err := cl.backendClient(marked, 0).Set(ctx, "sess:one", "old", sessionTTL).Err(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond) // three mark polls
+		// Until the proxy has read the mark (and seen the previous round's
+		// mark on the other holder go), a read may rightly go to the old copy.
+		if !harness.WaitFor(5*time.Second, func() bool {
+			out := cl.proxy.Output()
+			return peerMarked(out, cl.name(marked)) && !peerMarked(out, cl.name(other))
+		}) {
+			t.Fatalf("the proxy did not log %s as marked by another proxy (and %s as not) within 5s", cl.name(marked), cl.name(other))
+		}
 		if got := c.Get(ctx, "sess:one").Val(); got != "v1" {
 			t.Fatalf("with %s marked by another proxy GET = %q, want v1 from the other copy", cl.name(marked), got)
 		}

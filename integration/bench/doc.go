@@ -1,4 +1,4 @@
-// Package bench holds the load generators behind `make bench` (issue 7):
+// Package bench holds the load generators behind `make bench`:
 // redis-benchmark runs, a memcached text/binary load generator, the
 // PHP-shaped session workload (one short connection per request, lock,
 // read, write, unlock) and the idle-connection memory probe. Each returns

@@ -2,7 +2,8 @@
 // One web request's worth of PHP session work, run as its own process the way
 // php-fpm runs each request: php -d session.save_handler=... session.php ACTION SID [ARG]
 // Prints one JSON object: the session id after the request, its data, and
-// when the session was opened and closed (microtime), for the locking test.
+// when the request asked for the session, got it (opened) and released it
+// (closed), in microtime, for the locking test.
 ini_set('session.use_cookies', '0');
 ini_set('session.use_only_cookies', '0');
 ini_set('session.cache_limiter', '');
@@ -10,6 +11,7 @@ $action = $argv[1];
 $sid = $argv[2];
 $arg = $argv[3] ?? '';
 session_id($sid);
+$begun = microtime(true);
 if (!@session_start()) {
     $e = error_get_last();
     echo json_encode(['error' => 'session_start failed: ' . ($e['message'] ?? '')]);
@@ -34,7 +36,7 @@ switch ($action) {
             echo json_encode(['error' => 'session_destroy failed']);
             exit(1);
         }
-        echo json_encode(['id' => $sid, 'data' => new stdClass(), 'opened' => $opened, 'closed' => microtime(true)]);
+        echo json_encode(['id' => $sid, 'data' => new stdClass(), 'begun' => $begun, 'opened' => $opened, 'closed' => microtime(true)]);
         exit(0);
     case 'hold':
         // Keep the (locked) session open, then write it.
@@ -50,6 +52,7 @@ if (!session_write_close()) {
     echo json_encode(['error' => 'session_write_close failed']);
     exit(1);
 }
+$out['begun'] = $begun;
 $out['opened'] = $opened;
 $out['closed'] = microtime(true);
 echo json_encode($out);

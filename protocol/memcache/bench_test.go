@@ -17,18 +17,6 @@ func BenchmarkParseTextGet(b *testing.B) {
 	}
 }
 
-// BenchmarkParseTextGetFunc is the convenience form, which allocates Keys.
-func BenchmarkParseTextGetFunc(b *testing.B) {
-	buf := []byte("get memc.sess.key.7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e\r\n")
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, n, err := ParseText(buf, Limits{}); err != nil || n != len(buf) {
-			b.Fatal(n, err)
-		}
-	}
-}
-
 func BenchmarkParseTextMultiGet10(b *testing.B) {
 	buf := []byte("get" + strings.Repeat(" sess:7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e", 10) + "\r\n")
 	var req TextRequest
@@ -89,29 +77,5 @@ func BenchmarkParseBinarySet2KB(b *testing.B) {
 		if _, n, err := ParseBinary(buf, Limits{}); err != nil || n != len(buf) {
 			b.Fatal(n, err)
 		}
-	}
-}
-
-func BenchmarkScanTextReplyValue2KB(b *testing.B) {
-	buf := []byte("VALUE memc.sess.key.7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e 0 2048\r\n" + strings.Repeat("d", 2048) + "\r\nEND\r\n")
-	var r TextReply
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if n, err := r.Scan(buf, CmdGet); err != nil || n != len(buf) {
-			b.Fatal(n, err)
-		}
-	}
-}
-
-func BenchmarkAppendTextRequestSet2KB(b *testing.B) {
-	req, _, err := ParseText([]byte("set memc.sess.key.7f6b0e1c2d3a4b5c6d7e8f9a0b1c2d3e 0 1440 2048\r\n"+strings.Repeat("d", 2048)+"\r\n"), Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dst := make([]byte, 0, 4096)
-	b.ReportAllocs()
-	for b.Loop() {
-		dst = AppendTextRequest(dst[:0], &req)
 	}
 }

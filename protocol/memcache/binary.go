@@ -92,8 +92,9 @@ func (op Opcode) Known() bool {
 func IsQuiet(op Opcode) bool { return NonQuiet(op) != op }
 
 // NonQuiet returns the loud form of a quiet opcode (GetQ → Get, SetQ → Set,
-// GetKQ → GetK, GATQ → GAT, ...) and any other opcode unchanged. A proxy
-// sends the loud form to backends so that every request gets a response.
+// GetKQ → GetK, GATQ → GAT, ...) and any other opcode unchanged: a quiet
+// request does the same work as its loud form and differs only in which
+// responses are sent, so the proxy handles both with one case.
 func NonQuiet(op Opcode) Opcode {
 	switch op {
 	case OpGetQ:
@@ -201,13 +202,20 @@ type ResponseHeader struct {
 	CAS      uint64
 }
 
-// decodeHeader reads the fields common to requests and responses; the
-// two-byte field at offset 6 is the vbucket or the status.
-func decodeHeader(b []byte) (magic byte, op Opcode, keyLen uint16, extLen, dataType uint8, vb uint16, bodyLen, opaque uint32, cas uint64) {
+// decodeRequestHeader reads the first HeaderLen bytes of b.
+func decodeRequestHeader(b []byte) RequestHeader {
 	_ = b[HeaderLen-1]
-	return b[0], Opcode(b[1]), binary.BigEndian.Uint16(b[2:]), b[4], b[5],
-		binary.BigEndian.Uint16(b[6:]), binary.BigEndian.Uint32(b[8:]),
-		binary.BigEndian.Uint32(b[12:]), binary.BigEndian.Uint64(b[16:])
+	return RequestHeader{
+		Magic:    b[0],
+		Opcode:   Opcode(b[1]),
+		KeyLen:   binary.BigEndian.Uint16(b[2:]),
+		ExtLen:   b[4],
+		DataType: b[5],
+		VBucket:  binary.BigEndian.Uint16(b[6:]),
+		BodyLen:  binary.BigEndian.Uint32(b[8:]),
+		Opaque:   binary.BigEndian.Uint32(b[12:]),
+		CAS:      binary.BigEndian.Uint64(b[16:]),
+	}
 }
 
 // IncrNoCreate is the Increment/Decrement exptime meaning "do not create a
@@ -273,8 +281,8 @@ func ParseBinary(buf []byte, lim Limits) (req BinaryRequest, n int, err error) {
 		return req, 0, nil
 	}
 	lim = lim.withDefaults()
+	req.Header = decodeRequestHeader(buf)
 	h := &req.Header
-	h.Magic, h.Opcode, h.KeyLen, h.ExtLen, h.DataType, h.VBucket, h.BodyLen, h.Opaque, h.CAS = decodeHeader(buf)
 
 	keyLen, extLen, bodyLen := int(h.KeyLen), int(h.ExtLen), int64(h.BodyLen)
 	// dispatch_bin_command checks these in this order.
@@ -365,64 +373,4 @@ func decodeExtras(req *BinaryRequest) {
 	case OpVerbosity:
 		req.Verbosity = binary.BigEndian.Uint32(x)
 	}
-}
-
-// BinaryResponse is one binary protocol response. Byte slices point into
-// the buffer given to ParseBinaryResponse.
-type BinaryResponse struct {
-	Header ResponseHeader
-	Extras []byte
-	Key    []byte
-	Value  []byte
-}
-
-// Flags returns the client flags of a Get/GetK/GAT/Touch response (its four
-// bytes of extras); ok is false when there are none.
-func (r *BinaryResponse) Flags() (flags uint32, ok bool) {
-	if len(r.Extras) != 4 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint32(r.Extras), true
-}
-
-// Counter returns the new value carried by a successful Increment or
-// Decrement response (an 8-byte value); ok is false otherwise.
-func (r *BinaryResponse) Counter() (v uint64, ok bool) {
-	if r.Header.Status != StatusNoError || len(r.Value) != 8 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(r.Value), true
-}
-
-// ParseBinaryResponse parses one binary response (from a backend) from the
-// start of buf and returns the bytes it took. n == 0 with a nil error means
-// incomplete. A response with bad magic or inconsistent lengths gives an
-// error matching ErrMalformedReply: the backend connection is out of step.
-func ParseBinaryResponse(buf []byte) (resp BinaryResponse, n int, err error) {
-	if len(buf) == 0 {
-		return resp, 0, nil
-	}
-	if buf[0] != MagicResponse {
-		return resp, 0, malformed("bad magic byte 0x"+strconv.FormatUint(uint64(buf[0]), 16), 0)
-	}
-	if len(buf) < HeaderLen {
-		return resp, 0, nil
-	}
-	h := &resp.Header
-	var st uint16
-	h.Magic, h.Opcode, h.KeyLen, h.ExtLen, h.DataType, st, h.BodyLen, h.Opaque, h.CAS = decodeHeader(buf)
-	h.Status = Status(st)
-	keyLen, extLen := int(h.KeyLen), int(h.ExtLen)
-	if int64(keyLen+extLen) > int64(h.BodyLen) {
-		return BinaryResponse{}, 0, malformed("key and extras longer than the body", 0)
-	}
-	if uint64(h.BodyLen) > uint64(len(buf)-HeaderLen) {
-		return BinaryResponse{}, 0, nil
-	}
-	total := HeaderLen + int(h.BodyLen)
-	body := buf[HeaderLen:total]
-	resp.Extras = body[:extLen:extLen]
-	resp.Key = body[extLen : extLen+keyLen : extLen+keyLen]
-	resp.Value = body[extLen+keyLen:]
-	return resp, total, nil
 }

@@ -77,14 +77,6 @@ func (c Command) String() string {
 // reply of VALUE blocks closed by END.
 func (c Command) IsRetrieval() bool { return c >= CmdGet && c <= CmdGats }
 
-// IsStorage reports whether c is followed by a data block: set, add,
-// replace, append, prepend, cas and ms.
-func (c Command) IsStorage() bool { return (c >= CmdSet && c <= CmdCas) || c == CmdMetaSet }
-
-// IsMeta reports whether c is one of the meta commands (mg, ms, md, ma, mn,
-// me).
-func (c Command) IsMeta() bool { return c >= CmdMetaGet && c <= CmdMetaDebug }
-
 // lookupCommand maps a command token to its Command. The switch on
 // string(tok) does not allocate.
 func lookupCommand(tok []byte) Command {

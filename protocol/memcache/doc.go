@@ -1,15 +1,14 @@
-// Package memcache turns memcached protocol bytes into requests and replies
-// into bytes: the text protocol (classic commands and the meta commands) and
-// the binary protocol, in both directions (what clients send the proxy, and
-// what backends answer it). It never does I/O, never routes and keeps no
+// Package memcache turns what memcached clients send into requests, and the
+// proxy's replies to them into bytes: the text protocol (classic commands and
+// the meta commands) and the binary protocol, as a client speaks them to a
+// memcached server. It never does I/O, never routes and keeps no
 // per-connection state.
 //
 // Parsers take the caller's buffer and return sub-slices of it (keys, data,
 // extras), valid until the caller reuses the buffer; on the hot path
-// (TextRequest.Parse, ParseBinary, TextReply.Scan, ParseBinaryResponse and the
-// Append encoders given enough capacity) they do not allocate. An incomplete
-// buffer is reported as n == 0 with a nil error, so callers read more and
-// call again.
+// (TextRequest.Parse, ParseBinary and the Append encoders given enough
+// capacity) they do not allocate. An incomplete buffer is reported as n == 0
+// with a nil error, so callers read more and call again.
 //
 // Client-facing behaviour follows memcached 1.6 (proto_text.c, proto_bin.c,
 // util.c): the same commands are accepted, the same reply lines are produced

@@ -2,7 +2,6 @@ package memcache
 
 import (
 	"encoding/binary"
-	"math"
 	"strconv"
 )
 
@@ -28,11 +27,9 @@ func AppendValue(dst, key []byte, flags uint32, data []byte, cas uint64, withCas
 // AppendEnd appends "END\r\n", the end of a retrieval or stats reply.
 func AppendEnd(dst []byte) []byte { return append(dst, "END\r\n"...) }
 
-// AppendStatus appends the reply line of a fixed-word kind (ReplyEnd,
-// ReplyStored, ReplyNotStored, ReplyExists, ReplyNotFound, ReplyDeleted,
-// ReplyTouched, ReplyOK, ReplyReset, ReplyError) and "\r\n". Other kinds
-// carry text and have their own encoders; AppendStatus appends nothing for
-// them.
+// AppendStatus appends the reply line of k ("STORED", "NOT_FOUND", ...) and
+// "\r\n"; it appends nothing for ReplyUnknown or a value that is no
+// ReplyKind. Replies that carry text have their own encoders.
 func AppendStatus(dst []byte, k ReplyKind) []byte {
 	if k > ReplyError || k == ReplyUnknown {
 		return dst
@@ -41,24 +38,10 @@ func AppendStatus(dst []byte, k ReplyKind) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// AppendNumber appends the reply of a successful incr or decr: the new
-// value and "\r\n".
-func AppendNumber(dst []byte, v uint64) []byte {
-	dst = strconv.AppendUint(dst, v, 10)
-	return append(dst, "\r\n"...)
-}
-
 // AppendVersion appends "VERSION <version>\r\n".
 func AppendVersion(dst []byte, version string) []byte {
 	dst = append(dst, "VERSION "...)
 	dst = append(dst, version...)
-	return append(dst, "\r\n"...)
-}
-
-// AppendClientError appends "CLIENT_ERROR <msg>\r\n".
-func AppendClientError(dst []byte, msg string) []byte {
-	dst = append(dst, "CLIENT_ERROR "...)
-	dst = append(dst, msg...)
 	return append(dst, "\r\n"...)
 }
 
@@ -80,114 +63,12 @@ func AppendStat(dst []byte, name, value string) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// AppendTextRequest encodes r for a backend. It always asks for a reply,
-// whatever the client asked: "noreply" is dropped, and so is the q flag of
-// meta commands, so that the proxy can pair every backend reply with its
-// request. The data block length is len(r.Data), and Exptime, Keys and the
-// rest are written as they are in r, so a proxy can copy a request, give it
-// a shard's subset of keys or a converted exptime, and encode it.
-//
-// Commands are written in their canonical form: "delete k 0" becomes
-// "delete k", "flush_all 0" becomes "flush_all".
-func AppendTextRequest(dst []byte, r *TextRequest) []byte {
-	dst = append(dst, r.Command.String()...)
-	switch r.Command {
-	case CmdGet, CmdGets:
-		dst = appendKeys(dst, r.Keys)
-	case CmdGat, CmdGats:
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, r.Exptime, 10)
-		dst = appendKeys(dst, r.Keys)
-	case CmdSet, CmdAdd, CmdReplace, CmdAppend, CmdPrepend, CmdCas:
-		dst = appendKeys(dst, r.Keys[:1])
-		dst = append(dst, ' ')
-		dst = strconv.AppendUint(dst, uint64(r.Flags), 10)
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, r.Exptime, 10)
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, int64(len(r.Data)), 10)
-		if r.Command == CmdCas {
-			dst = append(dst, ' ')
-			dst = strconv.AppendUint(dst, r.Cas, 10)
-		}
-		dst = append(dst, "\r\n"...)
-		dst = append(dst, r.Data...)
-	case CmdDelete:
-		dst = appendKeys(dst, r.Keys[:1])
-	case CmdIncr, CmdDecr:
-		dst = appendKeys(dst, r.Keys[:1])
-		dst = append(dst, ' ')
-		dst = strconv.AppendUint(dst, r.Delta, 10)
-	case CmdTouch:
-		dst = appendKeys(dst, r.Keys[:1])
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, r.Exptime, 10)
-	case CmdVerbosity:
-		dst = append(dst, ' ')
-		dst = strconv.AppendUint(dst, uint64(r.Verbosity), 10)
-	case CmdFlushAll:
-		if r.Exptime != 0 {
-			dst = append(dst, ' ')
-			dst = strconv.AppendInt(dst, r.Exptime, 10)
-		}
-	case CmdStats:
-		if len(r.Args) > 0 {
-			dst = append(dst, ' ')
-			dst = append(dst, r.Args...)
-		}
-	case CmdMetaGet, CmdMetaDelete, CmdMetaArithmetic, CmdMetaDebug, CmdMetaSet:
-		dst = appendKeys(dst, r.Keys[:1])
-		if r.Command == CmdMetaSet {
-			dst = append(dst, ' ')
-			dst = strconv.AppendInt(dst, int64(len(r.Data)), 10)
-		}
-		dst = appendMetaFlags(dst, r.Args)
-		if r.Command == CmdMetaSet {
-			dst = append(dst, "\r\n"...)
-			dst = append(dst, r.Data...)
-		}
-	case CmdMetaNoop, CmdVersion, CmdQuit:
-	}
-	return append(dst, "\r\n"...)
-}
-
-func appendKeys(dst []byte, keys [][]byte) []byte {
-	for _, k := range keys {
-		dst = append(dst, ' ')
-		dst = append(dst, k...)
-	}
-	return dst
-}
-
-// appendMetaFlags copies meta flag tokens, leaving out q (quiet mode).
-func appendMetaFlags(dst, args []byte) []byte {
-	for tok, rest := nextToken(args); tok != nil; tok, rest = nextToken(rest) {
-		if tok[0] == 'q' {
-			continue
-		}
-		dst = append(dst, ' ')
-		dst = append(dst, tok...)
-	}
-	return dst
-}
-
 // AppendBinaryResponse appends a binary response: hdr with Magic set to
 // MagicResponse and KeyLen, ExtLen and BodyLen computed from extras, key and
 // value (the values in hdr are ignored), then the body.
 func AppendBinaryResponse(dst []byte, hdr ResponseHeader, extras, key, value []byte) []byte {
-	dst = appendHeader(dst, MagicResponse, hdr.Opcode, len(key), len(extras), hdr.DataType,
-		uint16(hdr.Status), len(extras)+len(key)+len(value), hdr.Opaque, hdr.CAS)
-	dst = append(dst, extras...)
-	dst = append(dst, key...)
-	return append(dst, value...)
-}
-
-// AppendBinaryRequest appends a binary request: hdr with Magic set to
-// MagicRequest and the lengths computed from extras, key and value, then the
-// body.
-func AppendBinaryRequest(dst []byte, hdr RequestHeader, extras, key, value []byte) []byte {
-	dst = appendHeader(dst, MagicRequest, hdr.Opcode, len(key), len(extras), hdr.DataType,
-		hdr.VBucket, len(extras)+len(key)+len(value), hdr.Opaque, hdr.CAS)
+	dst = appendResponseHeader(dst, hdr.Opcode, len(key), len(extras), hdr.DataType,
+		hdr.Status, len(extras)+len(key)+len(value), hdr.Opaque, hdr.CAS)
 	dst = append(dst, extras...)
 	dst = append(dst, key...)
 	return append(dst, value...)
@@ -199,62 +80,20 @@ func AppendBinaryRequest(dst []byte, hdr RequestHeader, extras, key, value []byt
 // errors of quiet commands.
 func AppendBinaryError(dst []byte, req RequestHeader, st Status) []byte {
 	msg := st.Message()
-	dst = appendHeader(dst, MagicResponse, req.Opcode, 0, 0, 0, uint16(st), len(msg), req.Opaque, 0)
+	dst = appendResponseHeader(dst, req.Opcode, 0, 0, 0, st, len(msg), req.Opaque, 0)
 	return append(dst, msg...)
 }
 
-func appendHeader(dst []byte, magic byte, op Opcode, keyLen, extLen int, dataType uint8, vbOrStatus uint16, bodyLen int, opaque uint32, cas uint64) []byte {
+func appendResponseHeader(dst []byte, op Opcode, keyLen, extLen int, dataType uint8, st Status, bodyLen int, opaque uint32, cas uint64) []byte {
 	var h [HeaderLen]byte
-	h[0] = magic
+	h[0] = MagicResponse
 	h[1] = byte(op)
 	binary.BigEndian.PutUint16(h[2:], uint16(keyLen))
 	h[4] = uint8(extLen)
 	h[5] = dataType
-	binary.BigEndian.PutUint16(h[6:], vbOrStatus)
+	binary.BigEndian.PutUint16(h[6:], uint16(st))
 	binary.BigEndian.PutUint32(h[8:], uint32(bodyLen))
 	binary.BigEndian.PutUint32(h[12:], opaque)
 	binary.BigEndian.PutUint64(h[16:], cas)
 	return append(dst, h[:]...)
-}
-
-// AppendTo encodes r as a binary request, the extras rebuilt from the typed
-// fields (Flags, Exptime, Delta, Initial, Verbosity) for the opcodes that
-// carry them and copied from r.Extras for the others, so a proxy can change
-// Header.Opcode (NonQuiet), Header.Opaque or Exptime and re-send the
-// request. Exptime is written as memcached's unsigned 32 bits: a negative
-// value becomes ExptimeExpired (what memcached makes of a negative text
-// exptime), a value above math.MaxUint32 becomes math.MaxUint32.
-func (r *BinaryRequest) AppendTo(dst []byte) []byte {
-	var x [20]byte
-	extras := r.Extras
-	exp := uint32(ExptimeExpired)
-	switch {
-	case r.Exptime > math.MaxUint32:
-		exp = math.MaxUint32
-	case r.Exptime >= 0:
-		exp = uint32(r.Exptime)
-	}
-	switch NonQuiet(r.Header.Opcode) {
-	case OpSet, OpAdd, OpReplace:
-		binary.BigEndian.PutUint32(x[0:], r.Flags)
-		binary.BigEndian.PutUint32(x[4:], exp)
-		extras = x[:8]
-	case OpIncrement, OpDecrement:
-		binary.BigEndian.PutUint64(x[0:], r.Delta)
-		binary.BigEndian.PutUint64(x[8:], r.Initial)
-		binary.BigEndian.PutUint32(x[16:], exp)
-		extras = x[:20]
-	case OpTouch, OpGAT, OpGATK:
-		binary.BigEndian.PutUint32(x[0:], exp)
-		extras = x[:4]
-	case OpFlush:
-		if len(r.Extras) == 4 || r.Exptime != 0 {
-			binary.BigEndian.PutUint32(x[0:], exp)
-			extras = x[:4]
-		}
-	case OpVerbosity:
-		binary.BigEndian.PutUint32(x[0:], r.Verbosity)
-		extras = x[:4]
-	}
-	return AppendBinaryRequest(dst, r.Header, extras, r.Key, r.Value)
 }

@@ -30,19 +30,14 @@ var (
 	// memcached closes such a connection without a reply.
 	ErrLineTooLong = errors.New("memcache: line too long")
 
-	// ErrBadMagic: a binary packet whose first byte is not 0x80 (request) or
-	// 0x81 (response). memcached closes the connection without a reply.
+	// ErrBadMagic: a binary request whose first byte is not 0x80.
+	// memcached closes the connection without a reply.
 	ErrBadMagic = errors.New("memcache: bad magic byte")
 
 	// ErrInvalidArgs: a binary request whose key, extras or body lengths do
 	// not fit its opcode, or whose key is over 250 bytes. memcached answers
 	// status InvalidArgs and closes the connection.
 	ErrInvalidArgs = errors.New("memcache: invalid arguments")
-
-	// ErrMalformedReply: a backend reply that is not valid memcached
-	// protocol. The backend connection can no longer be trusted to be in
-	// step with its requests and should be closed.
-	ErrMalformedReply = errors.New("memcache: malformed reply")
 )
 
 // Error is a client request the parser refuses, with what memcached would do
@@ -135,18 +130,3 @@ var (
 func textErr(kind error, reply string, noreply bool, swallow int) *Error {
 	return &Error{Kind: kind, Reply: reply, NoReply: noreply, Swallow: swallow}
 }
-
-// malformedReply is a backend reply that breaks the protocol; it matches
-// ErrMalformedReply.
-type malformedReply struct {
-	reason string
-	off    int
-}
-
-func (e *malformedReply) Error() string {
-	return "memcache: malformed reply: " + e.reason + " at byte " + strconv.Itoa(e.off)
-}
-
-func (e *malformedReply) Is(target error) bool { return target == ErrMalformedReply }
-
-func malformed(reason string, off int) error { return &malformedReply{reason: reason, off: off} }

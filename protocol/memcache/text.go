@@ -85,14 +85,6 @@ func (r *TextRequest) MetaFlag(c byte) (arg []byte, ok bool) {
 	}
 }
 
-// ParseText parses one text protocol request from the start of buf; see
-// TextRequest.Parse. Each call allocates the Keys slice; a proxy that keeps
-// TextRequest values and calls Parse on them does not allocate.
-func ParseText(buf []byte, lim Limits) (req TextRequest, n int, err error) {
-	n, err = req.Parse(buf, lim)
-	return req, n, err
-}
-
 // Parse parses one text protocol request from the start of buf into r,
 // reusing the capacity of r.Keys. It returns the number of bytes the request
 // took (the command line and its data block).
@@ -362,9 +354,10 @@ func (r *TextRequest) dataBlock(buf []byte, lineEnd int, noreply bool) (int, err
 // command, key and flags, plus memcached's terminal token) are refused.
 const metaMaxTokens = 20
 
-// parseMeta handles mg, ms, md, ma, mn and me. Only what the proxy needs to
-// frame and route them is checked (key, datalen, the size limit and the q
-// flag); flag syntax is left to the backend, which answers in kind.
+// parseMeta handles mg, ms, md, ma, mn and me. Only what framing needs is
+// checked (key, datalen, the size limit) and the q flag noted: to answer a
+// meta request and read the one after it, the proxy must know where the
+// request ends, whatever its flags mean.
 func (r *TextRequest) parseMeta(buf, rest []byte, lineEnd int, lim Limits) (int, error) {
 	if r.Command == CmdMetaNoop {
 		r.Args = trimSpaces(rest)

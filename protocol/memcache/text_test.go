@@ -29,6 +29,13 @@ func sameKeys(a, b [][]byte) bool {
 	return true
 }
 
+// parseText parses into a new TextRequest, so that tests can keep the
+// requests of a stream side by side: Parse on one kept value reuses its Keys.
+func parseText(buf []byte, lim Limits) (req TextRequest, n int, err error) {
+	n, err = req.Parse(buf, lim)
+	return req, n, err
+}
+
 // checkTextRequest compares the fields a test cares about.
 func checkTextRequest(t *testing.T, got, want TextRequest) {
 	t.Helper()
@@ -130,16 +137,16 @@ func TestParseTextCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, n, err := ParseText([]byte(tt.in), Limits{})
+			got, n, err := parseText([]byte(tt.in), Limits{})
 			if err != nil {
-				t.Fatalf("ParseText(%q) error %v", tt.in, err)
+				t.Fatalf("Parse(%q) error %v", tt.in, err)
 			}
 			wantN := tt.n
 			if wantN == 0 {
 				wantN = len(tt.in)
 			}
 			if n != wantN {
-				t.Fatalf("ParseText(%q) n = %d, want %d", tt.in, n, wantN)
+				t.Fatalf("Parse(%q) n = %d, want %d", tt.in, n, wantN)
 			}
 			checkTextRequest(t, got, tt.want)
 			if !bytes.HasPrefix([]byte(tt.in), got.Line) && !bytes.Contains([]byte(tt.in), got.Line) {
@@ -265,9 +272,9 @@ func TestParseTextErrors(t *testing.T) {
 
 func checkParseTextError(t *testing.T, tt errCase) {
 	t.Helper()
-	req, n, err := ParseText([]byte(tt.in), tt.lim)
+	req, n, err := parseText([]byte(tt.in), tt.lim)
 	if err == nil {
-		t.Fatalf("ParseText(%.60q) = %v %q n=%d, want error %v", tt.in, req.Command, req.Keys, n, tt.kind)
+		t.Fatalf("Parse(%.60q) = %v %q n=%d, want error %v", tt.in, req.Command, req.Keys, n, tt.kind)
 	}
 	if !errors.Is(err, tt.kind) {
 		t.Fatalf("error %v, want %v", err, tt.kind)
@@ -313,16 +320,16 @@ func TestParseTextIncomplete(t *testing.T) {
 		"stats items\r\n",
 	} {
 		for i := 0; i < len(in); i++ {
-			req, n, err := ParseText([]byte(in[:i]), Limits{})
+			req, n, err := parseText([]byte(in[:i]), Limits{})
 			if n != 0 || err != nil {
-				t.Errorf("ParseText(%q) = %v n=%d err=%v, want incomplete", in[:i], req.Command, n, err)
+				t.Errorf("Parse(%q) = %v n=%d err=%v, want incomplete", in[:i], req.Command, n, err)
 			}
 		}
 	}
 }
 
 func TestParseTextIncompleteReportsBytes(t *testing.T) {
-	req, n, err := ParseText([]byte("set k 0 0 100000\r\nabc"), Limits{})
+	req, n, err := parseText([]byte("set k 0 0 100000\r\nabc"), Limits{})
 	if n != 0 || err != nil {
 		t.Fatalf("n=%d err=%v, want incomplete", n, err)
 	}
@@ -343,10 +350,10 @@ func TestParseTextLongMultiget(t *testing.T) {
 		b.WriteString(" " + k)
 	}
 	line := b.String()
-	if _, n, err := ParseText([]byte(line), Limits{}); n != 0 || err != nil {
+	if _, n, err := parseText([]byte(line), Limits{}); n != 0 || err != nil {
 		t.Fatalf("incomplete long get: n=%d err=%v, want incomplete", n, err)
 	}
-	req, n, err := ParseText([]byte(line+"\r\n"), Limits{})
+	req, n, err := parseText([]byte(line+"\r\n"), Limits{})
 	if err != nil || n != len(line)+2 {
 		t.Fatalf("long get: n=%d err=%v", n, err)
 	}
@@ -413,7 +420,7 @@ func parseAllText(t *testing.T, chunks [][]byte) []string {
 func TestParseTextSwallowKeepsStream(t *testing.T) {
 	lim := Limits{ItemSizeMax: 4}
 	stream := []byte("set big 0 0 10\r\n0123456789\r\nget big\r\n")
-	_, n, err := ParseText(stream[:16], lim) // only the command line has arrived
+	_, n, err := parseText(stream[:16], lim) // only the command line has arrived
 	var e *Error
 	if !errors.As(err, &e) || !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
@@ -422,14 +429,14 @@ func TestParseTextSwallowKeepsStream(t *testing.T) {
 		t.Fatalf("n=%d swallow=%d, want 16 and 12", n, e.Swallow)
 	}
 	rest := stream[n+e.Swallow:]
-	req, n2, err := ParseText(rest, lim)
+	req, n2, err := parseText(rest, lim)
 	if err != nil || req.Command != CmdGet || n2 != len(rest) {
 		t.Fatalf("after swallow: %v %q n=%d err=%v", req.Command, req.Keys, n2, err)
 	}
 }
 
 func TestMetaFlag(t *testing.T) {
-	req, _, err := ParseText([]byte("mg foo v T30 Oabc k\r\n"), Limits{})
+	req, _, err := parseText([]byte("mg foo v T30 Oabc k\r\n"), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,34 +258,6 @@ func IsError(frame []byte) bool {
 	return len(frame) > 0 && (frame[0] == '-' || frame[0] == '!')
 }
 
-// ErrorPrefix returns the error code of an error reply, its first word:
-// "ERR", "WRONGTYPE", "NOSCRIPT", "MOVED"... It returns nil if frame is not
-// an error reply. The result points into frame.
-func ErrorPrefix(frame []byte) []byte {
-	var msg []byte
-	switch {
-	case len(frame) == 0:
-		return nil
-	case frame[0] == '-':
-		msg = frame[1:]
-		if i := bytes.IndexByte(msg, '\r'); i >= 0 {
-			msg = msg[:i]
-		}
-	case frame[0] == '!':
-		body, ok := blob(frame)
-		if !ok {
-			return nil
-		}
-		msg = body
-	default:
-		return nil
-	}
-	if i := bytes.IndexByte(msg, ' '); i >= 0 {
-		msg = msg[:i]
-	}
-	return msg
-}
-
 // IsNull reports whether frame is a null: RESP2's null bulk "$-1" or null
 // array "*-1", or RESP3's "_".
 func IsNull(frame []byte) bool {

@@ -188,7 +188,6 @@ func TestReplyInspectors(t *testing.T) {
 	tests := []struct {
 		frame   string
 		isErr   bool
-		prefix  string
 		isNull  bool
 		intVal  int64
 		isInt   bool
@@ -198,11 +197,11 @@ func TestReplyInspectors(t *testing.T) {
 		elemErr bool
 	}{
 		{frame: "+OK\r\n", bulk: "OK", isBulk: true, elemErr: true},
-		{frame: "-ERR unknown command\r\n", isErr: true, prefix: "ERR", elemErr: true},
-		{frame: "-NOSCRIPT No matching script.\r\n", isErr: true, prefix: "NOSCRIPT", elemErr: true},
-		{frame: "-WRONGTYPE Operation against a key\r\n", isErr: true, prefix: "WRONGTYPE", elemErr: true},
-		{frame: "-LOADING\r\n", isErr: true, prefix: "LOADING", elemErr: true},
-		{frame: "!21\r\nSYNTAX invalid syntax\r\n", isErr: true, prefix: "SYNTAX", elemErr: true},
+		{frame: "-ERR unknown command\r\n", isErr: true, elemErr: true},
+		{frame: "-NOSCRIPT No matching script.\r\n", isErr: true, elemErr: true},
+		{frame: "-WRONGTYPE Operation against a key\r\n", isErr: true, elemErr: true},
+		{frame: "-LOADING\r\n", isErr: true, elemErr: true},
+		{frame: "!21\r\nSYNTAX invalid syntax\r\n", isErr: true, elemErr: true},
 		{frame: ":42\r\n", intVal: 42, isInt: true, elemErr: true},
 		{frame: ":-1\r\n", intVal: -1, isInt: true, elemErr: true},
 		{frame: "$5\r\nhello\r\n", bulk: "hello", isBulk: true, elemErr: true},
@@ -222,9 +221,6 @@ func TestReplyInspectors(t *testing.T) {
 		f := []byte(tt.frame)
 		if got := IsError(f); got != tt.isErr {
 			t.Errorf("IsError(%q) = %v", tt.frame, got)
-		}
-		if got := ErrorPrefix(f); string(got) != tt.prefix || (got == nil) == tt.isErr {
-			t.Errorf("ErrorPrefix(%q) = %q", tt.frame, got)
 		}
 		if got := IsNull(f); got != tt.isNull {
 			t.Errorf("IsNull(%q) = %v", tt.frame, got)
@@ -251,7 +247,6 @@ func TestReplyInspectors(t *testing.T) {
 			t.Errorf("Int(%q) ok", f)
 		}
 		IsNull([]byte(f))
-		ErrorPrefix([]byte(f))
 	}
 }
 
@@ -273,7 +268,6 @@ func TestReplyAllocs(t *testing.T) {
 		}
 		ArrayElems(mget, dst)
 		IsError(errFrame)
-		ErrorPrefix(errFrame)
 		IsNull(mget)
 		Int(intFrame)
 		Bulk(bulkFrame)

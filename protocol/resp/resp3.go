@@ -13,16 +13,6 @@ const (
 	// ShapeMap turns a top-level array of key, value, key, value... into a
 	// '%' map (HGETALL, CONFIG GET, HELLO).
 	ShapeMap
-	// ShapeSet turns a top-level array into a '~' set (SMEMBERS, SINTER,
-	// SUNION, SDIFF).
-	ShapeSet
-	// ShapeDouble turns a top-level bulk holding a number into a ','
-	// double (ZSCORE, ZINCRBY). INCRBYFLOAT is not one of these: Redis
-	// answers it with a bulk in RESP3 too.
-	ShapeDouble
-	// ShapeVerbatim turns a top-level bulk into a '=' verbatim string with
-	// format "txt" (INFO, CLIENT LIST, CLIENT INFO, LATENCY DOCTOR).
-	ShapeVerbatim
 )
 
 // AppendRESP3 appends to dst the RESP3 form of frame, one complete RESP2
@@ -43,27 +33,11 @@ func AppendRESP3(dst, frame []byte, shape Shape) ([]byte, error) {
 	case n != len(frame):
 		return dst, malformed("bytes after the frame", n)
 	}
-	switch {
-	case frame[0] == '*' && (shape == ShapeMap || shape == ShapeSet):
+	if frame[0] == '*' && shape == ShapeMap {
 		line, next, _ := header(frame)
-		cnt, _ := parseInt(line)
-		switch {
-		case cnt >= 0 && shape == ShapeSet:
-			dst = appendPrefix(dst, '~', cnt)
-			return appendNulls3(dst, frame[next:]), nil
-		case cnt >= 0 && cnt%2 == 0:
+		if cnt, _ := parseInt(line); cnt >= 0 && cnt%2 == 0 {
 			dst = appendPrefix(dst, '%', cnt/2)
 			return appendNulls3(dst, frame[next:]), nil
-		}
-	case frame[0] == '$' && shape == ShapeDouble:
-		if body, ok := blob(frame); ok && validDouble(body) {
-			dst = append(dst, ',')
-			dst = append(dst, body...)
-			return append(dst, '\r', '\n'), nil
-		}
-	case frame[0] == '$' && shape == ShapeVerbatim:
-		if body, ok := blob(frame); ok {
-			return AppendVerbatim(dst, "txt", body, 3), nil
 		}
 	}
 	return appendNulls3(dst, frame), nil

@@ -1,4 +1,4 @@
-// Command bench is `make bench` (issue 7). Its throughput part starts 3
+// Command bench is `make bench`. Its throughput part starts 3
 // redis-server and 3 memcached on loopback, nutcracker over them (ketama,
 // fnv1a_64) and sessionproxy over them with replicas: 1 and replicas: 2,
 // and measures every workload against each side by side in one run. Its

@@ -71,7 +71,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(
 // shared machine.
 const cpuNote = "\"proxy CPU µs/op\" is the proxy process's user + system CPU time (`/proc/PID/stat`) over the run the row's median came from, divided by every operation of that run (a run holds both operations of its group: SET and GET, or set and get; for the session workload, a whole request); the load generator and the servers share the same 2 CPUs, so CPU per operation is the steadier measure of a proxy's cost.\n\n"
 
-// bar collects issue 7's targets, each with its measured value.
+// bar collects the targets sessionproxy is held to against nutcracker
+// (throughput ratios, p99 latency, RSS with many idle connections), each
+// with its measured value.
 type bar []string
 
 func (b *bar) ratio(what string, r, base bench.Result, min float64) {
