@@ -164,6 +164,73 @@ func (n NodesInfo) Resynced(i, transitionsBefore int) bool {
 	return n.Redundant && n.Transitions(i) > transitionsBefore && f["state"] == "up" && f["resync"] == "done"
 }
 
+// ResyncSample is node's resync as one poll of the proxy saw it.
+type ResyncSample struct {
+	At            time.Time
+	Running, Done bool
+	Copied        int64 // resync_keys_copied
+}
+
+// Sample is node i's resync in info, polled at at.
+func (n NodesInfo) Sample(i int, at time.Time) ResyncSample {
+	s := ResyncSample{At: at}
+	if i < len(n.Nodes) {
+		f := n.Nodes[i].Fields
+		s.Running, s.Done = f["resync"] == "running", f["resync"] == "done"
+		s.Copied, _ = strconv.ParseInt(f["resync_keys_copied"], 10, 64)
+	}
+	return s
+}
+
+// ResyncTrace is what successive polls saw of one node's resync, in order.
+type ResyncTrace []ResyncSample
+
+// Window is when the copy ran, to within a poll: from the first sample
+// that saw it running to the first that saw it done after that. ok is
+// false when no poll saw it running (a copy shorter than the polling
+// interval) or none saw it done.
+func (tr ResyncTrace) Window() (start, end time.Time, ok bool) {
+	for _, s := range tr {
+		switch {
+		case s.Running && start.IsZero():
+			start = s.At
+		case s.Done && !start.IsZero():
+			return start, s.At, true
+		}
+	}
+	return start, end, false
+}
+
+// Rate is the copy's pace from the point where it had copied the fraction
+// from of its final count to the last poll that saw it running, in keys
+// per second; 0 when that span is under 200 ms. Measured from the middle,
+// it is the sustained rate, without the start (a resync_rate limiter
+// begins with a full second's worth of tokens) or the last batches.
+func (tr ResyncTrace) Rate(from float64) float64 {
+	var final int64
+	for _, s := range tr {
+		if s.Done {
+			final = s.Copied
+			break
+		}
+	}
+	var first, last *ResyncSample
+	for i := range tr {
+		s := &tr[i]
+		if !s.Running {
+			continue
+		}
+		if first == nil && float64(s.Copied) >= from*float64(final) {
+			first = s
+		}
+		last = s
+	}
+	if first == nil || last.At.Sub(first.At) < 200*time.Millisecond {
+		return 0
+	}
+	return float64(last.Copied-first.Copied) / last.At.Sub(first.At).Seconds()
+}
+
 // NodesProbe asks a proxy pool for its nodes' health.
 type NodesProbe struct {
 	addr     string

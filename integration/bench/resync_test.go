@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // The lines as proxy/info.go's nodeLines writes them; `stats nodes` has the
 // same values with spaces turned into underscores.
@@ -76,5 +79,53 @@ func TestResyncedWaitsForTheRestartToBeSeen(t *testing.T) {
 	}
 	if parse("yes", "up", "done", "3").Resynced(1, 0) {
 		t.Error("Resynced of a node the reply does not list")
+	}
+}
+
+func TestResyncTraceWindowAndRate(t *testing.T) {
+	t0 := time.Unix(1760000000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// A limiter with a burst: 20000 keys at once, then 20000 a second.
+	tr := ResyncTrace{
+		{At: at(0)}, // before the proxy noticed: resync=none
+		{At: at(100), Running: true, Copied: 0},
+		{At: at(200), Running: true, Copied: 20000},
+		{At: at(1200), Running: true, Copied: 40000},
+		{At: at(2200), Running: true, Copied: 60000},
+		{At: at(2500), Done: true, Copied: 66000},
+		{At: at(2600), Done: true, Copied: 66000},
+	}
+	start, end, ok := tr.Window()
+	if !ok || !start.Equal(at(100)) || !end.Equal(at(2500)) {
+		t.Errorf("Window = %v, %v, %v", start.Sub(t0), end.Sub(t0), ok)
+	}
+	if got := tr.Rate(0.5); got != 20000 {
+		t.Errorf("Rate(0.5) = %v, want 20000", got)
+	}
+	if got := tr.Rate(0); got < 28000 || got > 28600 { // 60000 keys in 2.1 s: the burst counts
+		t.Errorf("Rate(0) = %v, want about 28500", got)
+	}
+
+	// A copy no poll saw running: no window, no rate.
+	short := ResyncTrace{{At: at(0)}, {At: at(20), Done: true, Copied: 3000}}
+	if _, _, ok := short.Window(); ok {
+		t.Error("Window of a copy never seen running")
+	}
+	if got := short.Rate(0.5); got != 0 {
+		t.Errorf("Rate of a copy never seen running = %v", got)
+	}
+}
+
+func TestSampleReadsNodeFields(t *testing.T) {
+	info, err := ParseNodesInfo("redundant:no\r\nnode0:name=r1,state=recovering,resync=running,resync_keys_copied=1234\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := info.Sample(0, time.Unix(1, 0))
+	if !s.Running || s.Done || s.Copied != 1234 || !s.At.Equal(time.Unix(1, 0)) {
+		t.Errorf("Sample = %+v", s)
+	}
+	if s := info.Sample(3, time.Time{}); s.Running || s.Done || s.Copied != 0 {
+		t.Errorf("Sample of a missing node = %+v", s)
 	}
 }

@@ -60,10 +60,10 @@ func main() {
 	only := flag.String("only", "", "run one part: throughput or resync (default: both)")
 	flag.Parse()
 	o.requests, o.mcOps, o.sessions, o.idle, o.active = 200000, 100000, 20000, 10000, 1000
-	o.resyncKeys, o.resyncRoundOps = []int{100000, 1000000}, 20000
+	o.resyncKeys, o.resyncRoundOps = []int{100000, 1000000}, 5000
 	if *quick {
 		o.requests, o.mcOps, o.sessions, o.idle, o.active, o.rounds = 5000, 5000, 500, 500, 100, 1
-		o.resyncKeys, o.resyncRoundOps = []int{5000}, 2000
+		o.resyncKeys, o.resyncRoundOps = []int{5000}, 1000
 	}
 	var selected []section
 	for _, s := range sections {

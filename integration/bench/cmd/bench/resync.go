@@ -56,6 +56,10 @@ type resyncResult struct {
 	info    string        // the last nodes reply, shown when not reached
 	flapped []string      // other nodes that changed state meanwhile
 
+	copied     bool          // a poll saw the copy running and then done
+	copyTime   time.Duration // how long polls saw it running
+	steadyRate float64       // keys/s over the second half of the copy, from the polls
+
 	before, during []loadRound
 }
 
@@ -88,7 +92,7 @@ func runResync(tb testing.TB, o options) string {
 	var md strings.Builder
 	fmt.Fprintf(&md, "Run of %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	md.WriteString(resyncMachine(o))
-	md.WriteString(resyncTable(o, results))
+	md.WriteString(resyncTable(results))
 	md.WriteString(latencyTable(o, results))
 	return md.String()
 }
@@ -149,7 +153,7 @@ func measureResync(tb testing.TB, o options, c resyncCase) resyncResult {
 	var load func(context.Context) (map[string]bench.Result, error)
 	if c.load {
 		load = loadFunc(tb, o, c, proxy.Addr())
-		for range 3 {
+		for range 5 {
 			res.before = append(res.before, runRound(ctx, load))
 		}
 		fmt.Fprintf(os.Stderr, "bench: resync %s: load without a resync:%s\n", name, describeRounds(res.before))
@@ -184,6 +188,7 @@ func measureResync(tb testing.TB, o options, c resyncCase) resyncResult {
 	}
 
 	var last bench.NodesInfo
+	var trace bench.ResyncTrace
 	res.reached = harness.WaitFor(resyncBound, func() bool {
 		n, err := probe.Read(ctx)
 		if err != nil {
@@ -191,9 +196,14 @@ func measureResync(tb testing.TB, o options, c resyncCase) resyncResult {
 			return false
 		}
 		last = n
+		if n.Transitions(0) > before[0] {
+			trace = append(trace, n.Sample(0, time.Now()))
+		}
 		return n.Resynced(0, before[0])
 	})
 	res.elapsed = time.Since(restarted)
+	copyStart, copyEnd, copied := trace.Window()
+	res.copied, res.copyTime, res.steadyRate = copied, copyEnd.Sub(copyStart), trace.Rate(0.5)
 	res.cpu = cpuOf(tb, proxy.PID()) - cpu0
 	res.info = last.Text
 	if len(last.Nodes) > 0 {
@@ -206,16 +216,19 @@ func measureResync(tb testing.TB, o options, c resyncCase) resyncResult {
 	}
 	if c.load {
 		close(stopLoad)
+		// Only the rounds that ran while the keys were being copied: not
+		// those of the second or two before it starts (the proxy noticing
+		// the restart, the flush, the wait of one timeout).
 		for _, r := range <-loadDone {
-			if r.end.Before(restarted.Add(res.elapsed)) {
+			if copied && !r.start.Before(copyStart) && !r.end.After(copyEnd) {
 				res.during = append(res.during, r)
 			}
 		}
 		fmt.Fprintf(os.Stderr, "bench: resync %s: load during the resync:%s\n", name, describeRounds(res.during))
 	}
 	f := res.node0.Fields
-	fmt.Fprintf(os.Stderr, "bench: resync %s: reached %v after %.1f s; node0 state=%s resync=%s copied=%s keys/s=%s; proxy CPU %.1f s\n",
-		name, res.reached, res.elapsed.Seconds(), f["state"], f["resync"], f["resync_keys_copied"], f["resync_keys_per_sec"], res.cpu.Seconds())
+	fmt.Fprintf(os.Stderr, "bench: resync %s: reached %v after %.1f s (copy seen running for %.2f s, %.0f keys/s over its second half); node0 state=%s resync=%s copied=%s keys/s=%s; proxy CPU %.1f s\n",
+		name, res.reached, res.elapsed.Seconds(), res.copyTime.Seconds(), res.steadyRate, f["state"], f["resync"], f["resync_keys_copied"], f["resync_keys_per_sec"], res.cpu.Seconds())
 	return res
 }
 
@@ -309,39 +322,44 @@ func resyncMachine(o options) string {
 		version("redis-server", "--version"), version("memcached", "-V"), version("redis-benchmark", "--version"))
 }
 
-func resyncTable(o options, results []resyncResult) string {
+func resyncTable(results []resyncResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| backend | keys | during the resync | `resync_rate` | restart → redundant s | keys copied | keys/s (proxy's figure) | proxy CPU s | proxy CPU µs per key copied |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| run | restart → redundant s | copy s | keys copied | keys/s (proxy's figure) | keys/s, second half of the copy | proxy CPU s | proxy CPU µs per key copied |\n|---|---|---|---|---|---|---|---|\n")
 	var notes []string
 	for _, r := range results {
-		load := "nothing else"
-		if r.c.load {
-			load = "redis-benchmark (below)"
-			if r.c.memcache {
-				load = "Go load generator (below)"
-			}
-		}
-		rate := "–"
-		if r.c.rate > 0 {
-			rate = strconv.Itoa(r.c.rate)
+		run := fmt.Sprintf("%s, %d keys", r.c.backend(), r.c.keys)
+		switch {
+		case r.c.load && r.c.memcache:
+			run += ", Go load generator (below)"
+		case r.c.load:
+			run += ", redis-benchmark (below)"
+		case r.c.rate > 0:
+			run += fmt.Sprintf(", `resync_rate: %d`", r.c.rate)
 		}
 		elapsed := fmt.Sprintf("%.1f", r.elapsed.Seconds())
 		if !r.reached {
 			elapsed = fmt.Sprintf("**not reached** in %v", resyncBound)
-			notes = append(notes, fmt.Sprintf("- %s, %d keys: the pool was not redundant %v after the restart. Last reply:\n\n  ```\n  %s\n  ```",
-				r.c.backend(), r.c.keys, resyncBound, strings.ReplaceAll(strings.TrimSpace(r.info), "\n", "\n  ")))
+			notes = append(notes, fmt.Sprintf("- %s: the pool was not redundant %v after the restart. Last reply:\n\n  ```\n  %s\n  ```",
+				run, resyncBound, strings.ReplaceAll(strings.TrimSpace(r.info), "\n", "\n  ")))
+		}
+		copyTime, steady := "–", "–"
+		if r.copied {
+			copyTime = fmt.Sprintf("%.2f", r.copyTime.Seconds())
+		}
+		if r.steadyRate > 0 {
+			steady = fmt.Sprintf("%.0f", r.steadyRate)
 		}
 		f := r.node0.Fields
-		copied, _ := strconv.Atoi(f["resync_keys_copied"])
+		n, _ := strconv.Atoi(f["resync_keys_copied"])
 		// Under load the proxy's CPU time is mostly the clients'.
 		perKey := "–"
-		if copied > 0 && !r.c.load {
-			perKey = fmt.Sprintf("%.1f", float64(r.cpu)/float64(time.Microsecond)/float64(copied))
+		if n > 0 && !r.c.load {
+			perKey = fmt.Sprintf("%.1f", float64(r.cpu)/float64(time.Microsecond)/float64(n))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %.1f | %s |\n", r.c.backend(), r.c.keys, load, rate, elapsed,
-			f["resync_keys_copied"], f["resync_keys_per_sec"], r.cpu.Seconds(), perKey)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1f | %s |\n", run, elapsed, copyTime,
+			f["resync_keys_copied"], f["resync_keys_per_sec"], steady, r.cpu.Seconds(), perKey)
 		for _, fl := range r.flapped {
-			notes = append(notes, fmt.Sprintf("- %s, %d keys: another node changed state during the resync: %s.", r.c.backend(), r.c.keys, fl))
+			notes = append(notes, fmt.Sprintf("- %s: another node changed state during the resync: %s.", run, fl))
 		}
 	}
 	b.WriteString("\n")
@@ -353,7 +371,7 @@ func resyncTable(o options, results []resyncResult) string {
 
 func latencyTable(o options, results []resyncResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Client load while the resync ran (the rows \"below\" above): rounds of `redis-benchmark %s` (Redis pool) or of the Go load generator with the same shape (memcache pool: 50 connections, a set phase then a get phase of %d operations each, 2 KB values, 100000 keys), back to back; three rounds before the kill are the baseline, and the rounds that ended before the pool was redundant again are \"during\". Each figure is the median over those rounds.\n\n",
+	fmt.Fprintf(&b, "Client load while the resync ran (the rows \"below\" above): rounds of `redis-benchmark %s` (Redis pool) or of the Go load generator with the same shape (memcache pool: 50 connections, a set phase then a get phase of %d operations each, 2 KB values, 100000 keys), back to back; five rounds before the kill are the baseline, and the rounds that started and ended while the polls saw the copy running are \"during\". Each figure is the median over those rounds.\n\n",
 		strings.Join(skipArgs(bench.RedisBenchmarkArgs("127.0.0.1:1", 1, o.resyncRoundOps), "-h", "-p", "--csv"), " "), o.resyncRoundOps)
 	b.WriteString("| backend | operation | ops/s without resync | ops/s during resync | p99 ms without | p99 ms during | rounds without / during |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
