@@ -37,7 +37,9 @@ var _ failover.Repairer = (*repairer)(nil)
 func newRepairer(p *pool) *repairer {
 	r := &repairer{p: p, progress: make([]resyncProgress, len(p.cfg.Servers))}
 	if p.cfg.ResyncRate > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(p.cfg.ResyncRate), max(p.cfg.ResyncRate, copyBatchSize))
+		// A burst of one batch: a bucket of a second's worth would let the
+		// first second of every resync run at full speed, twice the cap.
+		r.limiter = rate.NewLimiter(rate.Limit(p.cfg.ResyncRate), copyBatchSize)
 	}
 	return r
 }

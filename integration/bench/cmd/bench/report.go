@@ -93,7 +93,7 @@ func verdict(ok bool) string {
 }
 
 func (b bar) String() string {
-	return "### The bar (issue 7), from the medians above\n\n| target | wanted | measured | |\n|---|---|---|---|\n" + strings.Join(b, "\n") + "\n\n"
+	return "### The bar, from the medians above\n\n| target | wanted | measured | |\n|---|---|---|---|\n" + strings.Join(b, "\n") + "\n\n"
 }
 
 func redisBenchmarks(tb testing.TB, o options, targets []target, goals *bar) string {
