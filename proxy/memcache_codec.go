@@ -5,10 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"net"
 	"strconv"
 	"time"
+
+	"sessionproxy/protocol/memcache"
 )
 
 // memcacheCodec talks to memcached backends (1.6+) in the text protocol's
@@ -88,53 +89,28 @@ func (memcacheCodec) handshake(nc net.Conn, db int, timeout time.Duration) (stri
 }
 
 func (memcacheCodec) captureRequests(key []byte) [][]byte {
-	return [][]byte{append(append([]byte("mg "), key...), " v f t\r\n"...)}
+	return [][]byte{memcache.AppendMetaRequest(nil, "mg", key, "v", "f", "t")}
 }
 
 // parseState reads "VA <len> f<flags> t<ttl>\r\n<data>\r\n" or "EN".
 func (memcacheCodec) parseState(replies [][]byte) (keyState, error) {
-	r := replies[0]
-	if bytes.HasPrefix(r, []byte("EN")) {
+	it, ok := memcache.ParseMetaItem(replies[0])
+	if !ok {
+		return keyState{}, fmt.Errorf("unexpected mg reply %.60q", replies[0])
+	}
+	if !it.Hit {
 		return keyState{}, nil
 	}
-	meta, data, ok := splitMetaValue(r)
-	if !ok {
-		return keyState{}, fmt.Errorf("unexpected mg reply %.60q", r)
-	}
-	st := keyState{exists: true, value: data}
-	for tok := range metaTokens(meta) {
-		v, err := strconv.ParseInt(string(tok[1:]), 10, 64)
-		if err != nil {
-			continue
-		}
-		switch tok[0] {
-		case 'f':
-			st.flags = uint32(v)
-		case 't':
-			if v > 0 {
-				st.pttl = v * 1000
-			}
-		}
+	st := keyState{exists: true, value: it.Data, flags: it.Flags}
+	if it.TTL > 0 {
+		st.pttl = it.TTL * 1000
 	}
 	return st, nil
 }
 
-// metaTokens yields the flag tokens of a "VA <len> <flags>*" line.
-func metaTokens(meta []byte) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		i := 0
-		for f := range bytes.FieldsSeq(meta) {
-			if i >= 2 && !yield(f) {
-				return
-			}
-			i++
-		}
-	}
-}
-
 // nthField is the n-th (from 0) space-separated field of line, nil when
-// it has fewer; unlike bytes.Fields it allocates nothing (one GET's reply
-// used to cost two field slices).
+// it has fewer; unlike bytes.Fields it allocates nothing, so framing a
+// reply costs no allocation.
 func nthField(line []byte, n int) []byte {
 	i := 0
 	for f := range bytes.FieldsSeq(line) {
@@ -146,67 +122,33 @@ func nthField(line []byte, n int) []byte {
 	return nil
 }
 
-// splitMetaValue splits a "VA ..." reply into its header line and data.
-func splitMetaValue(r []byte) (meta, data []byte, ok bool) {
-	if !bytes.HasPrefix(r, []byte("VA ")) {
-		return nil, nil, false
-	}
-	i := bytes.IndexByte(r, '\n')
-	if i < 0 || len(r) < i+3 {
-		return nil, nil, false
-	}
-	return bytes.TrimRight(r[:i], "\r"), r[i+1 : len(r)-2], true
-}
-
 // restoreRequest writes the item with the same flags and the same absolute
 // expiry (memcached reads a T above 30 days as a Unix time).
 func (memcacheCodec) restoreRequest(key []byte, st keyState) []byte {
 	if !st.exists {
-		return append(append([]byte("md "), key...), "\r\n"...)
+		return memcache.AppendMetaRequest(nil, "md", key)
 	}
 	exp := int64(0)
 	if st.pttl > 0 {
 		exp = time.Now().Unix() + (st.pttl+999)/1000
 	}
-	return appendMetaSet(nil, key, st.value, st.flags, exp, "")
-}
-
-// appendMetaSet encodes "ms <key> <len> F<flags> T<exptime> [mode...] c".
-func appendMetaSet(dst, key, data []byte, flags uint32, exptime int64, extra string) []byte {
-	dst = append(dst, "ms "...)
-	dst = append(dst, key...)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(len(data)), 10)
-	dst = append(dst, " F"...)
-	dst = strconv.AppendUint(dst, uint64(flags), 10)
-	dst = append(dst, " T"...)
-	dst = strconv.AppendInt(dst, exptime, 10)
-	if extra != "" {
-		dst = append(dst, ' ')
-		dst = append(dst, extra...)
-	}
-	dst = append(dst, " c\r\n"...)
-	dst = append(dst, data...)
-	return append(dst, "\r\n"...)
+	return memcache.AppendMetaSet(nil, key, st.value, st.flags, exp, "")
 }
 
 func (memcacheCodec) markRequest(key, value []byte, ttl time.Duration) []byte {
-	return appendMetaSet(nil, key, value, 0, int64((ttl+time.Second-1)/time.Second), "")
+	return memcache.AppendMetaSet(nil, key, value, 0, int64((ttl+time.Second-1)/time.Second), "")
 }
 
 func (memcacheCodec) getRequest(key []byte) []byte {
-	return append(append([]byte("mg "), key...), " v\r\n"...)
+	return memcache.AppendMetaRequest(nil, "mg", key, "v")
 }
 
 func (memcacheCodec) parseGet(reply []byte) ([]byte, bool, error) {
-	if bytes.HasPrefix(reply, []byte("EN")) {
-		return nil, false, nil
-	}
-	_, data, ok := splitMetaValue(reply)
+	it, ok := memcache.ParseMetaItem(reply)
 	if !ok {
 		return nil, false, fmt.Errorf("unexpected mg reply %.60q", reply)
 	}
-	return data, true, nil
+	return it.Data, it.Hit, nil
 }
 
 func (memcacheCodec) isMiss(frame []byte) bool { return bytes.HasPrefix(frame, []byte("EN")) }
@@ -239,7 +181,7 @@ func (memcacheCodec) keyCount(p *pool, node int) (int64, error) {
 func (memcacheCodec) newProber(p *pool) prober { return &memcacheProber{p: p} }
 
 // memcacheProber checks a memcached with `stats` on a short connection of
-// its own and returns its run id (pid and start time).
+// its own and returns its run id (its pid).
 type memcacheProber struct{ p *pool }
 
 func (pr *memcacheProber) Probe(ctx context.Context, node int) (string, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"sessionproxy/protocol/memcache"
 )
 
 func TestMemcacheScannerFramesEveryReplyForm(t *testing.T) {
@@ -83,30 +85,6 @@ func TestBackendExptimeGivesOneDeadline(t *testing.T) {
 	}
 }
 
-func TestParseMetaItem(t *testing.T) {
-	it, ok := parseMetaItem([]byte("VA 2 f7 c42\r\nhi\r\n"))
-	if !ok || !it.hit || it.flags != 7 || it.cas != 42 || string(it.data) != "hi" {
-		t.Errorf("parseMetaItem = %+v, %v", it, ok)
-	}
-	if it, ok := parseMetaItem([]byte("EN\r\n")); !ok || it.hit {
-		t.Errorf("EN: %+v, %v", it, ok)
-	}
-	if _, ok := parseMetaItem([]byte("SERVER_ERROR x\r\n")); ok {
-		t.Error("an error line parsed as an item")
-	}
-	for frame, want := range map[string]uint64{
-		"HD c99\r\n":               99,
-		"VA 2 f0 c7 t-1\r\nab\r\n": 7,
-		"HD\r\n":                   0,
-		"c5 HD\r\n":                0, // the status is not a token
-		"":                         0,
-	} {
-		if c := metaCAS([]byte(frame)); c != want {
-			t.Errorf("metaCAS(%q) = %d, want %d", frame, c, want)
-		}
-	}
-}
-
 func FuzzMemcacheScanner(f *testing.F) {
 	for _, s := range []string{"VA 3 f5\r\nabc\r\n", "VALUE k 0 2\r\nhi\r\nEND\r\n", "STAT a b\r\nEND\r\n", "HD\r\n"} {
 		f.Add([]byte(s))
@@ -118,8 +96,8 @@ func FuzzMemcacheScanner(f *testing.F) {
 		}
 		// What the scanner frames, the reply decoders must survive.
 		if err == nil && n > 0 {
-			parseMetaItem(b[:n])
-			metaCAS(b[:n])
+			memcache.ParseMetaItem(b[:n])
+			memcache.MetaCAS(b[:n])
 			memcacheCodec{}.parseState([][]byte{b[:n]})
 		}
 	})

@@ -53,16 +53,16 @@ func (s *mcSession) finishTextGet(out []byte, sl *mcSlot, frames [][]byte, errs 
 		if errs[i] != nil {
 			return appendTextServerError(out[:start], errs[i])
 		}
-		it, ok := parseMetaItem(f)
+		it, ok := memcache.ParseMetaItem(f)
 		if !ok {
 			return appendTextBackendReply(out[:start], f)
 		}
-		if !it.hit {
+		if !it.Hit {
 			st.mcGetMisses.Add(1)
 			continue
 		}
 		st.mcGetHits.Add(1)
-		out = memcache.AppendValue(out, sl.keys[i], it.flags, it.data, it.cas, sl.withCas)
+		out = memcache.AppendValue(out, sl.keys[i], it.Flags, it.Data, it.CAS, sl.withCas)
 	}
 	return memcache.AppendEnd(out)
 }
@@ -253,96 +253,23 @@ func (s *mcSession) exptime(e int64) int64 {
 	return backendExptime(e, s.batchTime)
 }
 
-// metaRequest builds "<cmd> <key> <flags...>\r\n".
+// metaRequest builds a meta request in a buffer of its own.
 func metaRequest(cmd string, key []byte, flags ...string) []byte {
-	return appendMetaRequest(make([]byte, 0, len(cmd)+len(key)+32), cmd, key, flags...)
+	return memcache.AppendMetaRequest(make([]byte, 0, memcache.MetaRequestLen(cmd, key, flags...)), cmd, key, flags...)
 }
 
 // metaRequest builds a meta request in the batch's arena.
 func (s *mcSession) metaRequest(cmd string, key []byte, flags ...string) []byte {
-	n := len(cmd) + len(key) + 3
-	for _, f := range flags {
-		n += len(f) + 1
-	}
-	return appendMetaRequest(s.reqs.alloc(n), cmd, key, flags...)
+	return memcache.AppendMetaRequest(s.reqs.alloc(memcache.MetaRequestLen(cmd, key, flags...)), cmd, key, flags...)
 }
 
 // metaSet builds a plain "ms" of the value in the batch's arena.
 func (s *mcSession) metaSet(key, data []byte, flags uint32, exptime int64) []byte {
-	return appendMetaSet(s.reqs.alloc(len(key)+len(data)+64), key, data, flags, exptime, "")
+	return memcache.AppendMetaSet(s.reqs.alloc(len(key)+len(data)+memcache.MetaSetOverhead), key, data, flags, exptime, "")
 }
-
-func appendMetaRequest(b []byte, cmd string, key []byte, flags ...string) []byte {
-	b = append(b, cmd...)
-	b = append(b, ' ')
-	b = append(b, key...)
-	for _, f := range flags {
-		b = append(b, ' ')
-		b = append(b, f...)
-	}
-	return append(b, "\r\n"...)
-}
-
-func tok(c byte, v int64) string { return string(c) + strconv.FormatInt(v, 10) }
 
 // metaGetFlags is what a read asks for: value, client flags, CAS.
 var metaGetFlags = []string{"v", "f", "c"}
-
-// metaItem is a decoded "VA" reply.
-type metaItem struct {
-	hit   bool
-	flags uint32
-	cas   uint64
-	data  []byte
-}
-
-func parseMetaItem(frame []byte) (metaItem, bool) {
-	if bytes.HasPrefix(frame, []byte("EN")) {
-		return metaItem{}, true
-	}
-	meta, data, ok := splitMetaValue(frame)
-	if !ok {
-		return metaItem{}, false
-	}
-	it := metaItem{hit: true, data: data}
-	for t := range metaTokens(meta) {
-		v, err := strconv.ParseUint(string(t[1:]), 10, 64)
-		if err != nil {
-			continue
-		}
-		switch t[0] {
-		case 'f':
-			it.flags = uint32(v)
-		case 'c':
-			it.cas = v
-		}
-	}
-	return it, true
-}
-
-// metaCAS returns the c<cas> token of an "HD c…" or "VA … c…" line.
-func metaCAS(frame []byte) uint64 {
-	line := frame
-	if i := bytes.IndexByte(frame, '\n'); i >= 0 {
-		line = frame[:i]
-	}
-	first := true
-	for t := range bytes.FieldsSeq(line) {
-		if !first && t[0] == 'c' {
-			v, _ := strconv.ParseUint(string(t[1:]), 10, 64)
-			return v
-		}
-		first = false
-	}
-	return 0
-}
-
-func metaStatus(frame []byte) string {
-	if len(frame) < 2 {
-		return ""
-	}
-	return string(frame[:2])
-}
 
 // --- text protocol ---
 
@@ -396,7 +323,7 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		for i, k := range r.Keys {
 			keys[i] = k
 			if touch {
-				ops[i] = p.startWrite(0, k, metaRequest("mg", k, "v", "f", "c", tok('T', s.exptime(r.Exptime))))
+				ops[i] = p.startWrite(0, k, metaRequest("mg", k, "v", "f", "c", memcache.MetaFlag('T', s.exptime(r.Exptime))))
 			} else {
 				ops[i] = p.startRead(0, k, s.metaRequest("mg", k, metaGetFlags...))
 			}
@@ -412,24 +339,24 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		case memcache.CmdSet:
 			op = p.startWrite(0, key, s.metaSet(key, r.Data, r.Flags, exp))
 		case memcache.CmdAdd:
-			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"), resendable)
+			op = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"), resendable)
 		case memcache.CmdReplace:
-			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, "MR"), resendable)
+			op = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Data, r.Flags, exp, "MR"), resendable)
 		case memcache.CmdCas:
-			op = s.conditional(key, appendMetaSet(nil, key, r.Data, r.Flags, exp, tok('C', int64(r.Cas))), runOnce)
+			op = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Data, r.Flags, exp, memcache.MetaFlag('C', int64(r.Cas))), runOnce)
 		case memcache.CmdAppend:
-			op = s.conditional(key, appendMetaAppend(key, r.Data, "MA"), runOnce)
+			op = s.conditional(key, memcache.AppendMetaAppend(nil, key, r.Data, "MA"), runOnce)
 		case memcache.CmdPrepend:
-			op = s.conditional(key, appendMetaAppend(key, r.Data, "MP"), runOnce)
+			op = s.conditional(key, memcache.AppendMetaAppend(nil, key, r.Data, "MP"), runOnce)
 		}
 		add(op, replyTextStore)
 	case memcache.CmdDelete:
 		add(p.startWrite(0, r.Keys[0], s.metaRequest("md", r.Keys[0])), replyTextDelete)
 	case memcache.CmdTouch:
 		st.mcTouches.Add(1)
-		add(p.startWrite(0, r.Keys[0], metaRequest("mg", r.Keys[0], tok('T', s.exptime(r.Exptime)))), replyTextTouch)
+		add(p.startWrite(0, r.Keys[0], metaRequest("mg", r.Keys[0], memcache.MetaFlag('T', s.exptime(r.Exptime)))), replyTextTouch)
 	case memcache.CmdIncr, memcache.CmdDecr:
-		flags := []string{tok('D', int64(r.Delta)), "v"}
+		flags := []string{memcache.MetaFlag('D', int64(r.Delta)), "v"}
 		if r.Command == memcache.CmdDecr {
 			flags = append(flags, "MD")
 		}
@@ -459,7 +386,7 @@ func finishTextStore(out, frame []byte, err error) []byte {
 	if err != nil {
 		return appendTextServerError(out, err)
 	}
-	switch metaStatus(frame) {
+	switch memcache.MetaStatus(frame) {
 	case "HD":
 		return memcache.AppendStatus(out, memcache.ReplyStored)
 	case "NS":
@@ -476,7 +403,7 @@ func (s *mcSession) finishTextDelete(out, frame []byte, err error) []byte {
 	if err != nil {
 		return appendTextServerError(out, err)
 	}
-	switch metaStatus(frame) {
+	switch memcache.MetaStatus(frame) {
 	case "HD":
 		s.rs.stats.mcDeleteHits.Add(1)
 		return memcache.AppendStatus(out, memcache.ReplyDeleted)
@@ -491,7 +418,7 @@ func finishTextTouch(out, frame []byte, err error) []byte {
 	if err != nil {
 		return appendTextServerError(out, err)
 	}
-	switch metaStatus(frame) {
+	switch memcache.MetaStatus(frame) {
 	case "HD":
 		return memcache.AppendStatus(out, memcache.ReplyTouched)
 	case "EN":
@@ -504,12 +431,12 @@ func (s *mcSession) finishTextIncr(out, frame []byte, err error) []byte {
 	if err != nil {
 		return appendTextServerError(out, err)
 	}
-	if _, data, ok := splitMetaValue(frame); ok {
+	if _, data, ok := memcache.SplitMetaValue(frame); ok {
 		s.rs.stats.mcIncrHits.Add(1)
 		out = append(out, data...)
 		return append(out, "\r\n"...)
 	}
-	if metaStatus(frame) == "NF" {
+	if memcache.MetaStatus(frame) == "NF" {
 		s.rs.stats.mcIncrMisses.Add(1)
 		return memcache.AppendStatus(out, memcache.ReplyNotFound)
 	}
@@ -528,18 +455,6 @@ const (
 // conditional starts a decide-on-one-owner command (add, cas, incr ...).
 func (s *mcSession) conditional(key, req []byte, once bool) *keyOp {
 	return s.p.startConditional(0, [][]byte{key}, req, once)
-}
-
-// appendMetaAppend encodes an append/prepend: flags and TTL stay the item's.
-func appendMetaAppend(key, data []byte, mode string) []byte {
-	b := append([]byte("ms "), key...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(len(data)), 10)
-	b = append(b, ' ')
-	b = append(b, mode...)
-	b = append(b, " c\r\n"...)
-	b = append(b, data...)
-	return append(b, "\r\n"...)
 }
 
 func appendTextServerError(out []byte, err error) []byte {
@@ -726,7 +641,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 	case memcache.OpGet, memcache.OpGetK, memcache.OpGAT, memcache.OpGATK:
 		var kop *keyOp
 		if base == memcache.OpGAT || base == memcache.OpGATK {
-			kop = p.startWrite(0, key, metaRequest("mg", key, "v", "f", "c", tok('T', s.exptime(r.Exptime))))
+			kop = p.startWrite(0, key, metaRequest("mg", key, "v", "f", "c", memcache.MetaFlag('T', s.exptime(r.Exptime))))
 		} else {
 			kop = p.startRead(0, key, s.metaRequest("mg", key, metaGetFlags...))
 		}
@@ -738,31 +653,31 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		var kop *keyOp
 		switch {
 		case base == memcache.OpAppend:
-			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MA"), runOnce)
+			kop = s.conditional(key, memcache.AppendMetaAppend(nil, key, r.Value, "MA"), runOnce)
 		case base == memcache.OpPrepend:
-			kop = s.conditional(key, appendMetaAppend(key, r.Value, "MP"), runOnce)
+			kop = s.conditional(key, memcache.AppendMetaAppend(nil, key, r.Value, "MP"), runOnce)
 		case h.CAS != 0:
-			mode, once := tok('C', int64(h.CAS)), runOnce
+			mode, once := memcache.MetaFlag('C', int64(h.CAS)), runOnce
 			if base == memcache.OpAdd {
 				mode, once = "ME", resendable
 			} else if base == memcache.OpReplace {
 				mode = "MR " + mode
 			}
-			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, mode), once)
+			kop = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Value, r.Flags, exp, mode), once)
 		case base == memcache.OpSet:
 			kop = p.startWrite(0, key, s.metaSet(key, r.Value, r.Flags, exp))
 		case base == memcache.OpAdd:
-			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"), resendable)
+			kop = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"), resendable)
 		default:
-			kop = s.conditional(key, appendMetaSet(nil, key, r.Value, r.Flags, exp, "MR"), resendable)
+			kop = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Value, r.Flags, exp, "MR"), resendable)
 		}
 		add(kop, replyBinaryStore)
 	case memcache.OpDelete:
 		add(p.startWrite(0, key, s.metaRequest("md", key)), replyBinaryDelete)
 	case memcache.OpIncrement, memcache.OpDecrement:
-		flags := []string{tok('D', int64(r.Delta)), "v", "c"}
+		flags := []string{memcache.MetaFlag('D', int64(r.Delta)), "v", "c"}
 		if r.Exptime != memcache.IncrNoCreate {
-			flags = append(flags, tok('N', s.exptime(r.Exptime)), "J"+strconv.FormatUint(r.Initial, 10))
+			flags = append(flags, memcache.MetaFlag('N', s.exptime(r.Exptime)), "J"+strconv.FormatUint(r.Initial, 10))
 		}
 		if base == memcache.OpDecrement {
 			flags = append(flags, "MD")
@@ -770,7 +685,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		add(s.conditional(key, metaRequest("ma", key, flags...), runOnce), replyBinaryIncr)
 	case memcache.OpTouch:
 		st.mcTouches.Add(1)
-		add(p.startWrite(0, key, metaRequest("mg", key, tok('T', s.exptime(r.Exptime)))), replyBinaryTouch)
+		add(p.startWrite(0, key, metaRequest("mg", key, memcache.MetaFlag('T', s.exptime(r.Exptime)))), replyBinaryTouch)
 	case memcache.OpNoop:
 		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
 	case memcache.OpVersion:
@@ -785,7 +700,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 	case memcache.OpFlush:
 		reply := s.flushAll(nil)
 		if !bytes.HasPrefix(reply, []byte("OK")) {
-			s.reply(appendBinaryStatus(nil, h, memcache.Status(0x83), string(bytes.TrimSpace(reply))))
+			s.reply(appendBinaryStatus(nil, h, memcache.StatusNotSupported, string(bytes.TrimSpace(reply))))
 		} else if !quiet {
 			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
 		}
@@ -826,7 +741,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 
 // appendBinaryBackendFailed answers a request whose backend failed.
 func appendBinaryBackendFailed(out []byte, h memcache.RequestHeader, err error) []byte {
-	return appendBinaryStatus(out, h, memcache.Status(0x86), "Temporary failure: "+clientErrorText(err))
+	return appendBinaryStatus(out, h, memcache.StatusTemporaryFailure, "Temporary failure: "+clientErrorText(err))
 }
 
 // binaryResponse is the success header answering h.
@@ -839,9 +754,9 @@ func (s *mcSession) finishBinaryGet(out []byte, sl *mcSlot, frame []byte, err er
 	if err != nil {
 		return appendBinaryBackendFailed(out, h, err)
 	}
-	it, ok := parseMetaItem(frame)
+	it, ok := memcache.ParseMetaItem(frame)
 	if !ok {
-		return appendBinaryStatus(out, h, memcache.Status(0x84), "Internal error")
+		return appendBinaryStatus(out, h, memcache.StatusInternalError, "Internal error")
 	}
 	base := memcache.NonQuiet(h.Opcode)
 	var key []byte
@@ -849,7 +764,7 @@ func (s *mcSession) finishBinaryGet(out []byte, sl *mcSlot, frame []byte, err er
 		key = sl.key
 	}
 	rh := binaryResponse(h)
-	if !it.hit {
+	if !it.Hit {
 		s.rs.stats.mcGetMisses.Add(1)
 		if memcache.IsQuiet(h.Opcode) {
 			return out
@@ -859,9 +774,9 @@ func (s *mcSession) finishBinaryGet(out []byte, sl *mcSlot, frame []byte, err er
 	}
 	s.rs.stats.mcGetHits.Add(1)
 	var extras [4]byte
-	binary.BigEndian.PutUint32(extras[:], it.flags)
-	rh.CAS = it.cas
-	return memcache.AppendBinaryResponse(out, rh, extras[:], key, it.data)
+	binary.BigEndian.PutUint32(extras[:], it.Flags)
+	rh.CAS = it.CAS
+	return memcache.AppendBinaryResponse(out, rh, extras[:], key, it.Data)
 }
 
 func finishBinaryStore(out []byte, h memcache.RequestHeader, frame []byte, err error) []byte {
@@ -869,13 +784,13 @@ func finishBinaryStore(out []byte, h memcache.RequestHeader, frame []byte, err e
 		return appendBinaryBackendFailed(out, h, err)
 	}
 	var status memcache.Status
-	switch metaStatus(frame) {
+	switch memcache.MetaStatus(frame) {
 	case "HD":
 		if memcache.IsQuiet(h.Opcode) {
 			return out
 		}
 		rh := binaryResponse(h)
-		rh.CAS = metaCAS(frame)
+		rh.CAS = memcache.MetaCAS(frame)
 		return memcache.AppendBinaryResponse(out, rh, nil, nil, nil)
 	case "NS":
 		switch memcache.NonQuiet(h.Opcode) {
@@ -900,7 +815,7 @@ func (s *mcSession) finishBinaryDelete(out []byte, h memcache.RequestHeader, fra
 	if err != nil {
 		return appendBinaryBackendFailed(out, h, err)
 	}
-	switch metaStatus(frame) {
+	switch memcache.MetaStatus(frame) {
 	case "HD":
 		s.rs.stats.mcDeleteHits.Add(1)
 		if memcache.IsQuiet(h.Opcode) {
@@ -918,7 +833,7 @@ func (s *mcSession) finishBinaryIncr(out []byte, h memcache.RequestHeader, frame
 	if err != nil {
 		return appendBinaryBackendFailed(out, h, err)
 	}
-	if _, data, ok := splitMetaValue(frame); ok {
+	if _, data, ok := memcache.SplitMetaValue(frame); ok {
 		s.rs.stats.mcIncrHits.Add(1)
 		if memcache.IsQuiet(h.Opcode) {
 			return out
@@ -927,10 +842,10 @@ func (s *mcSession) finishBinaryIncr(out []byte, h memcache.RequestHeader, frame
 		var val [8]byte
 		binary.BigEndian.PutUint64(val[:], v)
 		rh := binaryResponse(h)
-		rh.CAS = metaCAS(frame)
+		rh.CAS = memcache.MetaCAS(frame)
 		return memcache.AppendBinaryResponse(out, rh, nil, nil, val[:])
 	}
-	if metaStatus(frame) == "NF" {
+	if memcache.MetaStatus(frame) == "NF" {
 		s.rs.stats.mcIncrMisses.Add(1)
 		return memcache.AppendBinaryError(out, h, memcache.StatusKeyNotFound)
 	}
@@ -944,7 +859,7 @@ func finishBinaryTouch(out []byte, h memcache.RequestHeader, frame []byte, err e
 	if err != nil {
 		return appendBinaryBackendFailed(out, h, err)
 	}
-	switch metaStatus(frame) {
+	switch memcache.MetaStatus(frame) {
 	case "HD":
 		return memcache.AppendBinaryResponse(out, binaryResponse(h), nil, nil, nil)
 	case "EN":
