@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"sessionproxy/proxy/internal/netio"
 )
 
 // Errors a call can complete with. Callers branch on them with errors.Is.
@@ -147,9 +149,9 @@ type backendConn struct {
 	nc       net.Conn // nil while connecting
 	queue    []*call
 	inflight callQueue
-	writing  bool          // a sender is writing the queue
-	wbuf     []byte        // used only by the current writer
-	w        *socketWriter // used only by the current writer
+	writing  bool                // a sender is writing the queue
+	wbuf     []byte              // used only by the current writer
+	w        *netio.SocketWriter // used only by the current writer
 	dead     bool
 	closed   chan struct{}
 }
@@ -191,7 +193,7 @@ func (bc *backendConn) writeQueuedLocked() {
 	}
 	bc.writing = true
 	if bc.w == nil {
-		bc.w = newSocketWriter(bc.nc)
+		bc.w = netio.NewSocketWriter(bc.nc)
 	}
 	w := bc.w
 	// Let the other runnable clients queue their requests first: they see
@@ -227,7 +229,7 @@ func (bc *backendConn) writeQueuedLocked() {
 		bc.queue = bc.queue[:rest]
 		bc.mu.Unlock()
 		// No deadline: the watchdog closes a connection that stops answering.
-		err := w.write(out, 0)
+		err := w.Write(out, 0)
 		if cap(out) <= 2*maxWriteRound {
 			bc.wbuf = out
 		} else {
@@ -312,7 +314,7 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 	}
 	// The client reader serves here too: it drains the socket into pooled
 	// buffers and holds none while the connection is idle.
-	r := newDrainReader(rc)
+	r := netio.NewDrainReader(rc)
 	var buf []byte
 	start := 0
 	scanner := bc.b.p.codec.newScanner()
@@ -346,7 +348,7 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 			start = 0
 		}
 		var err error
-		buf, err = r.read(buf, 0)
+		buf, err = r.Read(buf, 0)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF

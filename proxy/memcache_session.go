@@ -12,6 +12,7 @@ import (
 
 	"sessionproxy/failover"
 	"sessionproxy/protocol/memcache"
+	"sessionproxy/proxy/internal/netio"
 )
 
 // memcachedVersion is the version the proxy reports: the protocol it speaks
@@ -34,7 +35,7 @@ type mcSession struct {
 	lim        memcache.Limits
 	text       memcache.TextRequest
 	slots      []mcSlot
-	reqs       requestArena // backend requests of the batch in progress
+	reqs       netio.RequestArena // backend requests of the batch in progress
 	// The batch's op and key lists are carved from these, and its replies
 	// gathered in frames and errs, so a request allocates none of them.
 	opArena  []*keyOp
@@ -67,22 +68,9 @@ func (s *mcSession) finishTextGet(out []byte, sl *mcSlot, frames [][]byte, errs 
 	return memcache.AppendEnd(out)
 }
 
-// carve returns n zeroed elements at the end of *arena, growing it into a
-// new array when full (slices carved before keep the old one). The arena
-// is reset once the batch's replies are written.
-func carve[T any](arena *[]T, n int) []T {
-	a := *arena
-	if cap(a)-len(a) < n {
-		a = make([]T, 0, max(2*cap(a), n, 16))
-	}
-	out := a[len(a) : len(a)+n : len(a)+n]
-	*arena = a[:len(a)+n]
-	return out
-}
-
 // oneOp is a carved one-op list.
 func (s *mcSession) oneOp(op *keyOp) []*keyOp {
-	ops := carve(&s.opArena, 1)
+	ops := netio.Carve(&s.opArena, 1)
 	ops[0] = op
 	return ops
 }
@@ -152,13 +140,13 @@ func serveMemcache(rs *redisServer, nc net.Conn, id int64) {
 	s.serve()
 }
 
-func (s *mcSession) serve() { serveBatches(s.nc, s.rs.writeTimeout, s) }
+func (s *mcSession) serve() { netio.Serve(s.nc, s.rs.writeTimeout, s) }
 
-func (s *mcSession) closing() bool  { return s.closeAfter }
-func (s *mcSession) needBytes() int { return 0 }
+func (s *mcSession) Closing() bool  { return s.closeAfter }
+func (s *mcSession) NeedBytes() int { return 0 }
 
-// parse routes every complete request in buf.
-func (s *mcSession) parse(buf []byte) int {
+// Parse routes every complete request in buf.
+func (s *mcSession) Parse(buf []byte) int {
 	if !s.decided && len(buf) > 0 {
 		s.binary, s.decided = buf[0] == memcache.MagicRequest, true
 	}
@@ -187,9 +175,9 @@ func (s *mcSession) parse(buf []byte) int {
 
 func (s *mcSession) reply(b []byte) { s.slots = append(s.slots, mcSlot{local: b}) }
 
-// collect flushes every queued backend request, then waits for the slots in
+// Collect flushes every queued backend request, then waits for the slots in
 // order and appends the client's replies.
-func (s *mcSession) collect(out []byte) []byte {
+func (s *mcSession) Collect(out []byte) []byte {
 	for i := range s.slots {
 		flushOps(s.slots[i].ops)
 	}
@@ -221,7 +209,7 @@ func (s *mcSession) collect(out []byte) []byte {
 	s.slots = s.slots[:0]
 	s.frames, s.errs = frames[:0], errs[:0]
 	clear(s.errs[:cap(s.errs)])
-	s.reqs.reset()
+	s.reqs.Reset()
 	clear(s.opArena)
 	s.opArena = s.opArena[:0]
 	clear(s.keyArena)
@@ -260,12 +248,12 @@ func metaRequest(cmd string, key []byte, flags ...string) []byte {
 
 // metaRequest builds a meta request in the batch's arena.
 func (s *mcSession) metaRequest(cmd string, key []byte, flags ...string) []byte {
-	return memcache.AppendMetaRequest(s.reqs.alloc(memcache.MetaRequestLen(cmd, key, flags...)), cmd, key, flags...)
+	return memcache.AppendMetaRequest(s.reqs.Alloc(memcache.MetaRequestLen(cmd, key, flags...)), cmd, key, flags...)
 }
 
 // metaSet builds a plain "ms" of the value in the batch's arena.
 func (s *mcSession) metaSet(key, data []byte, flags uint32, exptime int64) []byte {
-	return memcache.AppendMetaSet(s.reqs.alloc(len(key)+len(data)+memcache.MetaSetOverhead), key, data, flags, exptime, "")
+	return memcache.AppendMetaSet(s.reqs.Alloc(len(key)+len(data)+memcache.MetaSetOverhead), key, data, flags, exptime, "")
 }
 
 // metaGetFlags is what a read asks for: value, client flags, CAS.
@@ -318,8 +306,8 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 	case memcache.CmdGet, memcache.CmdGets, memcache.CmdGat, memcache.CmdGats:
 		withCas := r.Command == memcache.CmdGets || r.Command == memcache.CmdGats
 		touch := r.Command == memcache.CmdGat || r.Command == memcache.CmdGats
-		keys := carve(&s.keyArena, len(r.Keys))
-		ops := carve(&s.opArena, len(r.Keys))
+		keys := netio.Carve(&s.keyArena, len(r.Keys))
+		ops := netio.Carve(&s.opArena, len(r.Keys))
 		for i, k := range r.Keys {
 			keys[i] = k
 			if touch {

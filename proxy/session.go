@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"sessionproxy/protocol/resp"
+	"sessionproxy/proxy/internal/netio"
 )
 
 // session is one RESP client connection. One goroutine reads it, parses
@@ -57,14 +58,14 @@ func (s *session) backendDB() int { return s.p.cfg.RedisDB + s.db }
 
 func (s *session) serve() {
 	s.parser = resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen}}
-	serveBatches(s.nc, s.srv.writeTimeout, s)
+	netio.Serve(s.nc, s.srv.writeTimeout, s)
 }
 
-func (s *session) closing() bool  { return s.closeAfter }
-func (s *session) needBytes() int { return s.parser.NeedBytes() }
+func (s *session) Closing() bool  { return s.closeAfter }
+func (s *session) NeedBytes() int { return s.parser.NeedBytes() }
 
-// parse dispatches every complete request in buf.
-func (s *session) parse(buf []byte) int {
+// Parse dispatches every complete request in buf.
+func (s *session) Parse(buf []byte) int {
 	start := 0
 	for start < len(buf) && !s.closeAfter {
 		args, used, err := s.parser.Parse(buf[start:])
@@ -184,8 +185,8 @@ func (s *session) routeScript(spec *cmdSpec, args [][]byte, req []byte) slot {
 
 func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
 
-// collect waits for every slot in order and appends the client's replies.
-func (s *session) collect(out []byte) []byte {
+// Collect waits for every slot in order and appends the client's replies.
+func (s *session) Collect(out []byte) []byte {
 	for i := range s.slots {
 		if op := s.slots[i].op; op != nil {
 			op.flush()

@@ -1,4 +1,4 @@
-package proxy
+package netio
 
 import (
 	"bytes"
@@ -6,13 +6,13 @@ import (
 )
 
 func TestRequestArenaKeepsEveryRequestOfABatch(t *testing.T) {
-	var a requestArena
+	var a RequestArena
 	var reqs [][]byte
 	// Enough 2 KB requests to fill several pooled buffers, plus one larger
 	// than the largest pooled size.
 	sizes := []int{10, 2048, 2048, 2048, 2048, 2048, 2048, 2048, 2048, 2048, 300 << 10, 5}
 	for i, n := range sizes {
-		b := a.alloc(n)
+		b := a.Alloc(n)
 		if len(b) != 0 || cap(b) != n {
 			t.Fatalf("alloc(%d) = len %d cap %d, want len 0 cap %d", n, len(b), cap(b), n)
 		}
@@ -33,7 +33,7 @@ func TestRequestArenaKeepsEveryRequestOfABatch(t *testing.T) {
 	if len(a.retired) == 0 {
 		t.Fatal("the batch fitted in one buffer: the test does not cover retired buffers")
 	}
-	a.reset()
+	a.Reset()
 	if a.cur != nil || len(a.retired) != 0 {
 		t.Fatalf("reset kept buffers: cur %d bytes, %d retired", cap(a.cur), len(a.retired))
 	}

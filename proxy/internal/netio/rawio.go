@@ -1,6 +1,7 @@
-package proxy
+package netio
 
 import (
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -31,12 +32,12 @@ func rawIO(trap, fd uintptr, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// socketWriter writes whole buffers to a connection with raw write(2)s.
+// SocketWriter writes whole buffers to a connection with raw write(2)s.
 // The write deadline is armed only when the socket is full and the writer
 // must wait: setting it on every write costs a timer update per batch. Its
 // callbacks are bound once, so a write allocates nothing; one goroutine
 // writes through it at a time.
-type socketWriter struct {
+type SocketWriter struct {
 	nc net.Conn
 	rc syscall.RawConn // nil: fall back to nc.Write
 
@@ -47,8 +48,9 @@ type socketWriter struct {
 	retry   func(fd uintptr) bool
 }
 
-func newSocketWriter(nc net.Conn) *socketWriter {
-	w := &socketWriter{nc: nc}
+// NewSocketWriter writes to nc.
+func NewSocketWriter(nc net.Conn) *SocketWriter {
+	w := &SocketWriter{nc: nc}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
@@ -64,7 +66,7 @@ func newSocketWriter(nc net.Conn) *socketWriter {
 
 // writePending writes until everything is written, the socket is full
 // (w.full) or an error (w.err); it always reports done to RawConn.Write.
-func (w *socketWriter) writePending(fd uintptr) bool {
+func (w *SocketWriter) writePending(fd uintptr) bool {
 	w.full = false
 	for len(w.pending) > 0 {
 		n, err := rawWrite(fd, w.pending)
@@ -83,9 +85,9 @@ func (w *socketWriter) writePending(fd uintptr) bool {
 	return true
 }
 
-// write writes all of p, waiting at most timeout (0: no limit) for the
+// Write writes all of p, waiting at most timeout (0: no limit) for the
 // peer to make room.
-func (w *socketWriter) write(p []byte, timeout time.Duration) error {
+func (w *SocketWriter) Write(p []byte, timeout time.Duration) error {
 	if w.rc == nil {
 		if timeout > 0 {
 			w.nc.SetWriteDeadline(time.Now().Add(timeout))
@@ -110,4 +112,73 @@ func (w *socketWriter) write(p []byte, timeout time.Duration) error {
 		return err
 	}
 	return w.err
+}
+
+// DrainReader appends what a socket holds to a buffer, waiting
+// (without a buffer) until there is something. It reads until the socket
+// is empty: a read shorter than the space offered means the kernel had no
+// more (as twemproxy decides), so no extra syscall is spent finding out.
+// Its callback is bound once, so a read allocates nothing.
+type DrainReader struct {
+	rc    syscall.RawConn
+	buf   []byte
+	need  int
+	got   bool
+	err   error
+	drain func(fd uintptr) bool
+}
+
+// NewDrainReader reads the socket of rc.
+func NewDrainReader(rc syscall.RawConn) *DrainReader {
+	r := &DrainReader{rc: rc}
+	r.drain = r.readAll
+	return r
+}
+
+// Read appends what the socket holds to buf, waiting until there is
+// something; need is how long buf must become for the request in progress
+// (0 if unknown), so one round may take in that much.
+func (r *DrainReader) Read(buf []byte, need int) ([]byte, error) {
+	r.buf, r.need, r.got, r.err = buf, need, false, nil
+	err := r.rc.Read(r.drain)
+	buf, r.buf = r.buf, nil
+	if err != nil {
+		return buf, err
+	}
+	return buf, r.err
+}
+
+func (r *DrainReader) readAll(fd uintptr) bool {
+	limit := max(r.need, drainLimit)
+	for {
+		if len(r.buf) == cap(r.buf) {
+			if r.got && len(r.buf) >= limit {
+				return true
+			}
+			r.buf = grow(r.buf, r.need)
+		}
+		space := cap(r.buf) - len(r.buf)
+		n, err := rawRead(fd, r.buf[len(r.buf):cap(r.buf)])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			if !r.got && len(r.buf) == 0 {
+				releaseBuffer(r.buf) // wait with no buffer held
+				r.buf = nil
+			}
+			return r.got
+		case err != nil:
+			r.err = err
+			return true
+		case n == 0:
+			r.err = io.EOF
+			return true
+		}
+		r.buf = r.buf[:len(r.buf)+n]
+		r.got = true
+		if n < space {
+			return true
+		}
+	}
 }
