@@ -10,8 +10,8 @@ import (
 
 	"github.com/tidwall/redcon"
 
-	"sessionproxy/failover"
 	"sessionproxy/protocol/resp"
+	"sessionproxy/proxy/internal/backend"
 )
 
 // redisVersion is what the proxy reports as its Redis version: the command
@@ -42,7 +42,7 @@ func cmdQuit(s *session, args [][]byte) []byte {
 // checkAuth applies Redis 6+'s rules: the single-argument form is the
 // default user's password; a user name other than "default" never matches.
 func (s *session) checkAuth(user, pass []byte) []byte {
-	want := s.p.cfg.Auth
+	want := s.p.Config().Auth
 	if want == "" {
 		if user == nil {
 			return errReply("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
@@ -81,7 +81,7 @@ func cmdSelect(s *session, args [][]byte) []byte {
 	if err != nil {
 		return errReply("ERR value is not an integer or out of range")
 	}
-	if n < 0 || n >= s.p.cfg.Databases {
+	if n < 0 || n >= s.p.Config().Databases {
 		return errReply("ERR DB index is out of range")
 	}
 	s.db = n
@@ -125,7 +125,7 @@ func cmdHello(s *session, args [][]byte) []byte {
 			return errReply("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
 		}
 	}
-	if s.p.cfg.Auth != "" && !s.authed {
+	if s.p.Config().Auth != "" && !s.authed {
 		return errReply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if name != nil {
@@ -203,7 +203,7 @@ func cmdTime(s *session, args [][]byte) []byte {
 
 func cmdReset(s *session, args [][]byte) []byte {
 	s.proto, s.db, s.name, s.inMulti, s.queued = 2, 0, "", false, nil
-	if s.p.cfg.Auth != "" {
+	if s.p.Config().Auth != "" {
 		s.authed = false
 	}
 	return redcon.AppendString(nil, "RESET")
@@ -314,82 +314,23 @@ func cmdDiscard(s *session, args [][]byte) []byte {
 	return redcon.AppendOK(nil)
 }
 
-// liveNodes lists the nodes a fan-out command should ask.
-func (p *pool) liveNodes() []int {
-	var out []int
-	for i := range p.nodes {
-		if !p.replicated && !p.cfg.AutoEjectHosts || p.state(i) != failover.Down {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// fanOut sends req to every live node and waits for all replies.
-func (p *pool) fanOut(db int, req []byte) (nodes []int, replies [][]byte, err error) {
-	nodes = p.liveNodes()
-	calls := make([]*call, len(nodes))
-	for i, n := range nodes {
-		calls[i] = p.send(n, db, 0, req)
-	}
-	replies = make([][]byte, len(nodes))
-	for i, c := range calls {
-		r, e := c.wait()
-		if e != nil {
-			err = e
-			continue
-		}
-		replies[i] = r
-	}
-	return nodes, replies, err
-}
-
 // cmdDBSize sums the nodes' DBSIZE and divides by the copies of each key.
 func cmdDBSize(s *session, args [][]byte) []byte {
-	_, replies, err := s.p.fanOut(s.backendDB(), resp.AppendCommandStrings(nil, "DBSIZE"))
+	_, replies, err := s.p.FanOut(s.backendDB(), resp.AppendCommandStrings(nil, "DBSIZE"))
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
-	return redcon.AppendInt(nil, s.p.estimateKeys(replies, func(r []byte) int64 {
+	return redcon.AppendInt(nil, s.p.EstimateKeys(replies, func(r []byte) int64 {
 		v, _ := resp.Int(r)
 		return v
 	}))
 }
 
-// estimateKeys turns per-node key counts into the pool's: each key is held
-// by `replicas` nodes, and with nodes down the live ones are scaled up to
-// the whole ring (keys are spread evenly), so the figure does not drop when
-// a node dies. It is an estimate, not an exact count.
-func (p *pool) estimateKeys(replies [][]byte, count func([]byte) int64) int64 {
-	var sum int64
-	live := 0
-	for _, r := range replies {
-		if r != nil {
-			sum += count(r)
-			live++
-		}
-	}
-	if live == 0 {
-		return 0
-	}
-	total := float64(sum) * float64(len(p.nodes)) / float64(live) / float64(p.cfg.Replicas)
-	return int64(total + 0.5)
-}
-
 func cmdFlush(s *session, args [][]byte) []byte {
-	if !s.p.cfg.AllowFlush {
+	if !s.p.Config().AllowFlush {
 		return errReply("ERR " + strings.ToUpper(string(args[0])) + " is disabled on this proxy pool (set allow_flush: true to enable it)")
 	}
-	req := resp.AppendCommand(nil, args...)
-	if s.p.replicated {
-		for i := range s.p.nodes {
-			if s.p.state(i) == failover.Down {
-				// It missed a write to every key: it must not bring them back.
-				s.p.cluster.MarkAllMissed(i)
-			}
-		}
-	}
-	_, replies, err := s.p.fanOut(s.backendDB(), req)
+	replies, err := s.p.FlushAll(s.backendDB(), resp.AppendCommand(nil, args...))
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
@@ -408,20 +349,20 @@ func cmdScript(s *session, args [][]byte) []byte {
 	req := resp.AppendCommand(nil, args...)
 	switch sub {
 	case "LOAD", "FLUSH":
-		_, replies, err := s.p.fanOut(s.backendDB(), req)
+		_, replies, err := s.p.FanOut(s.backendDB(), req)
 		if err != nil {
 			return appendBackendError(nil, err)
 		}
 		if len(replies) == 0 {
-			return appendBackendError(nil, ErrNoLiveServer)
+			return appendBackendError(nil, backend.ErrNoLiveServer)
 		}
 		return replies[0]
 	case "EXISTS":
-		nodes := s.p.liveNodes()
+		nodes := s.p.LiveNodes()
 		if len(nodes) == 0 {
-			return appendBackendError(nil, ErrNoLiveServer)
+			return appendBackendError(nil, backend.ErrNoLiveServer)
 		}
-		r, err := s.p.send(nodes[0], s.backendDB(), 0, req).wait()
+		r, err := s.p.Do(nodes[0], s.backendDB(), req)
 		if err != nil {
 			return appendBackendError(nil, err)
 		}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"sessionproxy/failover"
 	"sessionproxy/protocol/memcache"
+	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
 )
 
@@ -25,7 +25,7 @@ const memcachedVersion = "1.6.18"
 // replies in order and writes them with one syscall.
 type mcSession struct {
 	rs         *redisServer
-	p          *pool
+	p          *backend.Pool
 	nc         net.Conn
 	binary     bool
 	decided    bool // binary or text, from the first byte
@@ -38,7 +38,7 @@ type mcSession struct {
 	reqs       netio.RequestArena // backend requests of the batch in progress
 	// The batch's op and key lists are carved from these, and its replies
 	// gathered in frames and errs, so a request allocates none of them.
-	opArena  []*keyOp
+	opArena  []*backend.KeyOp
 	keyArena [][]byte
 	frames   [][]byte
 	errs     []error
@@ -69,7 +69,7 @@ func (s *mcSession) finishTextGet(out []byte, sl *mcSlot, frames [][]byte, errs 
 }
 
 // oneOp is a carved one-op list.
-func (s *mcSession) oneOp(op *keyOp) []*keyOp {
+func (s *mcSession) oneOp(op *backend.KeyOp) []*backend.KeyOp {
 	ops := netio.Carve(&s.opArena, 1)
 	ops[0] = op
 	return ops
@@ -81,7 +81,7 @@ func (s *mcSession) oneOp(op *keyOp) []*keyOp {
 // the closure was a request's one allocation left.
 type mcSlot struct {
 	local   []byte
-	ops     []*keyOp
+	ops     []*backend.KeyOp
 	kind    replyKind
 	noreply bool     // text noreply: the reply is built (it counts stats) and dropped
 	withCas bool     // text gets and gats
@@ -135,8 +135,8 @@ func (s *mcSession) finish(out []byte, sl *mcSlot, frames [][]byte, errs []error
 }
 
 func serveMemcache(rs *redisServer, nc net.Conn, id int64) {
-	s := &mcSession{rs: rs, p: rs.p, nc: nc, authed: rs.p.cfg.Auth == "",
-		lim: memcache.Limits{ItemSizeMax: rs.p.cfg.ItemSizeMax}}
+	s := &mcSession{rs: rs, p: rs.p, nc: nc, authed: rs.p.Config().Auth == "",
+		lim: memcache.Limits{ItemSizeMax: rs.p.Config().ItemSizeMax}}
 	s.serve()
 }
 
@@ -179,7 +179,7 @@ func (s *mcSession) reply(b []byte) { s.slots = append(s.slots, mcSlot{local: b}
 // order and appends the client's replies.
 func (s *mcSession) Collect(out []byte) []byte {
 	for i := range s.slots {
-		flushOps(s.slots[i].ops)
+		backend.FlushOps(s.slots[i].ops)
 	}
 	frames, errs := s.frames, s.errs
 	for i := range s.slots {
@@ -189,7 +189,7 @@ func (s *mcSession) Collect(out []byte) []byte {
 		} else {
 			frames, errs = frames[:0], errs[:0]
 			for _, op := range sl.ops {
-				f, err := op.result()
+				f, err := op.Result()
 				frames = append(frames, f)
 				errs = append(errs, err)
 			}
@@ -200,7 +200,7 @@ func (s *mcSession) Collect(out []byte) []byte {
 			}
 			// The replies are copied into out: recycle the ops.
 			for _, op := range sl.ops {
-				op.release()
+				op.Release()
 			}
 			clear(frames)
 		}
@@ -298,7 +298,7 @@ func (s *mcSession) parseText(buf []byte) int {
 func (s *mcSession) routeText(r *memcache.TextRequest) {
 	p := s.p
 	noreply := r.NoReply
-	add := func(op *keyOp, kind replyKind) {
+	add := func(op *backend.KeyOp, kind replyKind) {
 		s.slots = append(s.slots, mcSlot{ops: s.oneOp(op), kind: kind, noreply: noreply})
 	}
 	st := &s.rs.stats
@@ -311,9 +311,9 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		for i, k := range r.Keys {
 			keys[i] = k
 			if touch {
-				ops[i] = p.startWrite(0, k, metaRequest("mg", k, "v", "f", "c", memcache.MetaFlag('T', s.exptime(r.Exptime))))
+				ops[i] = p.StartWrite(0, k, metaRequest("mg", k, "v", "f", "c", memcache.MetaFlag('T', s.exptime(r.Exptime))))
 			} else {
-				ops[i] = p.startRead(0, k, s.metaRequest("mg", k, metaGetFlags...))
+				ops[i] = p.StartRead(0, k, s.metaRequest("mg", k, metaGetFlags...))
 			}
 		}
 		st.mcGets.Add(int64(len(keys)))
@@ -322,10 +322,10 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		key := r.Keys[0]
 		st.mcSets.Add(1)
 		exp := s.exptime(r.Exptime)
-		var op *keyOp
+		var op *backend.KeyOp
 		switch r.Command {
 		case memcache.CmdSet:
-			op = p.startWrite(0, key, s.metaSet(key, r.Data, r.Flags, exp))
+			op = p.StartWrite(0, key, s.metaSet(key, r.Data, r.Flags, exp))
 		case memcache.CmdAdd:
 			op = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Data, r.Flags, exp, "ME"), resendable)
 		case memcache.CmdReplace:
@@ -339,10 +339,10 @@ func (s *mcSession) routeText(r *memcache.TextRequest) {
 		}
 		add(op, replyTextStore)
 	case memcache.CmdDelete:
-		add(p.startWrite(0, r.Keys[0], s.metaRequest("md", r.Keys[0])), replyTextDelete)
+		add(p.StartWrite(0, r.Keys[0], s.metaRequest("md", r.Keys[0])), replyTextDelete)
 	case memcache.CmdTouch:
 		st.mcTouches.Add(1)
-		add(p.startWrite(0, r.Keys[0], metaRequest("mg", r.Keys[0], memcache.MetaFlag('T', s.exptime(r.Exptime)))), replyTextTouch)
+		add(p.StartWrite(0, r.Keys[0], metaRequest("mg", r.Keys[0], memcache.MetaFlag('T', s.exptime(r.Exptime)))), replyTextTouch)
 	case memcache.CmdIncr, memcache.CmdDecr:
 		flags := []string{memcache.MetaFlag('D', int64(r.Delta)), "v"}
 		if r.Command == memcache.CmdDecr {
@@ -441,12 +441,12 @@ const (
 )
 
 // conditional starts a decide-on-one-owner command (add, cas, incr ...).
-func (s *mcSession) conditional(key, req []byte, once bool) *keyOp {
-	return s.p.startConditional(0, [][]byte{key}, req, once)
+func (s *mcSession) conditional(key, req []byte, once bool) *backend.KeyOp {
+	return s.p.StartConditional(0, [][]byte{key}, req, once)
 }
 
 func appendTextServerError(out []byte, err error) []byte {
-	return memcache.AppendServerError(out, clientErrorText(err))
+	return memcache.AppendServerError(out, backend.ErrorText(err))
 }
 
 // appendTextBackendReply passes a backend's error line through (its own
@@ -461,21 +461,14 @@ func appendTextBackendReply(out, frame []byte) []byte {
 // flushAll fans flush_all out when the pool allows it.
 func (s *mcSession) flushAll(args []byte) []byte {
 	p := s.p
-	if !p.cfg.AllowFlush {
+	if !p.Config().AllowFlush {
 		return []byte("SERVER_ERROR flush_all is disabled on this proxy pool (set allow_flush: true to enable it)\r\n")
-	}
-	if p.replicated {
-		for i := range p.nodes {
-			if p.state(i) == failover.Down {
-				p.cluster.MarkAllMissed(i)
-			}
-		}
 	}
 	req := []byte("flush_all\r\n")
 	if f := bytes.Fields(args); len(f) > 0 && !bytes.Equal(f[0], []byte("noreply")) {
 		req = []byte("flush_all " + string(f[0]) + "\r\n")
 	}
-	_, replies, err := p.fanOut(0, req)
+	replies, err := p.FlushAll(0, req)
 	if err != nil {
 		return appendTextServerError(nil, err)
 	}
@@ -508,15 +501,15 @@ func (s *mcSession) proxyStats() [][2]string {
 		{"delete_misses", strconv.FormatInt(st.mcDeleteMisses.Load(), 10)},
 		{"incr_hits", strconv.FormatInt(st.mcIncrHits.Load(), 10)},
 		{"incr_misses", strconv.FormatInt(st.mcIncrMisses.Load(), 10)},
-		{"pool", s.p.cfg.Name},
-		{"replicas", strconv.Itoa(s.p.cfg.Replicas)},
+		{"pool", s.p.Config().Name},
+		{"replicas", strconv.Itoa(s.p.Config().Replicas)},
 	}
 }
 
 // nodeStats lists the pool's redundancy and each backend's health, as
 // `stats nodes`; memcached's stats values have no spaces.
 func (s *mcSession) nodeStats() [][2]string {
-	lines := s.p.nodeLines()
+	lines := s.p.NodeLines()
 	for i := range lines {
 		lines[i][1] = strings.ReplaceAll(lines[i][1], " ", "_")
 	}
@@ -526,7 +519,7 @@ func (s *mcSession) nodeStats() [][2]string {
 // backendStats sums a `stats <sub>` over the live backends, line by line
 // (connect-memcached reads `stats items` to count sessions).
 func (s *mcSession) backendStats(sub string) ([][2]string, error) {
-	_, replies, err := s.p.fanOut(0, []byte("stats "+sub+"\r\n"))
+	_, replies, err := s.p.FanOut(0, []byte("stats "+sub+"\r\n"))
 	if err != nil {
 		return nil, err
 	}
@@ -616,7 +609,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 	base := memcache.NonQuiet(op)
 	resp := binaryResponse(h)
 	fail := func(st memcache.Status) { s.reply(memcache.AppendBinaryError(nil, h, st)) }
-	add := func(kop *keyOp, kind replyKind) {
+	add := func(kop *backend.KeyOp, kind replyKind) {
 		s.slots = append(s.slots, mcSlot{ops: s.oneOp(kop), kind: kind, h: h, key: r.Key})
 	}
 	if !s.authed && base != memcache.OpSASLListMechs && base != memcache.OpSASLAuth && base != memcache.OpQuit {
@@ -627,18 +620,18 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 	key := r.Key
 	switch base {
 	case memcache.OpGet, memcache.OpGetK, memcache.OpGAT, memcache.OpGATK:
-		var kop *keyOp
+		var kop *backend.KeyOp
 		if base == memcache.OpGAT || base == memcache.OpGATK {
-			kop = p.startWrite(0, key, metaRequest("mg", key, "v", "f", "c", memcache.MetaFlag('T', s.exptime(r.Exptime))))
+			kop = p.StartWrite(0, key, metaRequest("mg", key, "v", "f", "c", memcache.MetaFlag('T', s.exptime(r.Exptime))))
 		} else {
-			kop = p.startRead(0, key, s.metaRequest("mg", key, metaGetFlags...))
+			kop = p.StartRead(0, key, s.metaRequest("mg", key, metaGetFlags...))
 		}
 		st.mcGets.Add(1)
 		add(kop, replyBinaryGet)
 	case memcache.OpSet, memcache.OpAdd, memcache.OpReplace, memcache.OpAppend, memcache.OpPrepend:
 		st.mcSets.Add(1)
 		exp := s.exptime(r.Exptime)
-		var kop *keyOp
+		var kop *backend.KeyOp
 		switch {
 		case base == memcache.OpAppend:
 			kop = s.conditional(key, memcache.AppendMetaAppend(nil, key, r.Value, "MA"), runOnce)
@@ -653,7 +646,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 			}
 			kop = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Value, r.Flags, exp, mode), once)
 		case base == memcache.OpSet:
-			kop = p.startWrite(0, key, s.metaSet(key, r.Value, r.Flags, exp))
+			kop = p.StartWrite(0, key, s.metaSet(key, r.Value, r.Flags, exp))
 		case base == memcache.OpAdd:
 			kop = s.conditional(key, memcache.AppendMetaSet(nil, key, r.Value, r.Flags, exp, "ME"), resendable)
 		default:
@@ -661,7 +654,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		}
 		add(kop, replyBinaryStore)
 	case memcache.OpDelete:
-		add(p.startWrite(0, key, s.metaRequest("md", key)), replyBinaryDelete)
+		add(p.StartWrite(0, key, s.metaRequest("md", key)), replyBinaryDelete)
 	case memcache.OpIncrement, memcache.OpDecrement:
 		flags := []string{memcache.MetaFlag('D', int64(r.Delta)), "v", "c"}
 		if r.Exptime != memcache.IncrNoCreate {
@@ -673,7 +666,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		add(s.conditional(key, metaRequest("ma", key, flags...), runOnce), replyBinaryIncr)
 	case memcache.OpTouch:
 		st.mcTouches.Add(1)
-		add(p.startWrite(0, key, metaRequest("mg", key, memcache.MetaFlag('T', s.exptime(r.Exptime)))), replyBinaryTouch)
+		add(p.StartWrite(0, key, metaRequest("mg", key, memcache.MetaFlag('T', s.exptime(r.Exptime)))), replyBinaryTouch)
 	case memcache.OpNoop:
 		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
 	case memcache.OpVersion:
@@ -704,19 +697,19 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 		}
 		s.reply(memcache.AppendBinaryResponse(out, resp, nil, nil, nil))
 	case memcache.OpSASLListMechs:
-		if s.p.cfg.Auth == "" {
+		if s.p.Config().Auth == "" {
 			fail(memcache.StatusUnknownCommand)
 			return
 		}
 		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("PLAIN")))
 	case memcache.OpSASLAuth:
-		if s.p.cfg.Auth == "" {
+		if s.p.Config().Auth == "" {
 			fail(memcache.StatusUnknownCommand)
 			return
 		}
 		// PLAIN: authzid NUL authcid NUL password.
 		parts := bytes.Split(r.Value, []byte{0})
-		if string(key) == "PLAIN" && len(parts) == 3 && string(parts[2]) == s.p.cfg.Auth {
+		if string(key) == "PLAIN" && len(parts) == 3 && string(parts[2]) == s.p.Config().Auth {
 			s.authed = true
 			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("Authenticated.")))
 			return
@@ -729,7 +722,7 @@ func (s *mcSession) routeBinary(r *memcache.BinaryRequest) {
 
 // appendBinaryBackendFailed answers a request whose backend failed.
 func appendBinaryBackendFailed(out []byte, h memcache.RequestHeader, err error) []byte {
-	return appendBinaryStatus(out, h, memcache.StatusTemporaryFailure, "Temporary failure: "+clientErrorText(err))
+	return appendBinaryStatus(out, h, memcache.StatusTemporaryFailure, "Temporary failure: "+backend.ErrorText(err))
 }
 
 // binaryResponse is the success header answering h.

@@ -5,45 +5,13 @@ import (
 
 	"github.com/tidwall/redcon"
 
-	"sessionproxy/failover"
 	"sessionproxy/protocol/resp"
+	"sessionproxy/proxy/internal/backend"
 )
 
 // scanMaxMaskNodes bounds the pools whose SCAN cursor carries the set of
 // nodes that were UP when the scan started (one bit per node).
 const scanMaxMaskNodes = 16
-
-// upMask returns the set of UP nodes as a bit mask (all nodes when the pool
-// has one copy of each key: every node then lists its own keys).
-func (p *pool) upMask() uint64 {
-	var m uint64
-	for i := range p.nodes {
-		// A node that owes partitions may lack some of their keys.
-		if !p.replicated || p.state(i) == failover.Up && !p.cluster.Node(i).HasDebt() {
-			m |= 1 << i
-		}
-	}
-	return m
-}
-
-// reportsKey says whether node lists key in SCAN/KEYS: the first owner in
-// mask (the nodes UP when the listing started), so each key is listed once
-// although several nodes hold it, never by a node still being refilled, and
-// a node that returns during a SCAN does not change who lists what.
-func (p *pool) reportsKey(node int, key []byte, mask uint64) bool {
-	if isMarkKey(key) {
-		return false
-	}
-	if !p.replicated {
-		return true
-	}
-	for _, o := range p.owners(key) {
-		if mask&(1<<o) != 0 {
-			return o == node
-		}
-	}
-	return false
-}
 
 // cmdScan walks the nodes of the mask one after the other. The cursor the
 // client sees encodes (backend cursor × nodes + node) << nodes | mask, so 0
@@ -55,7 +23,7 @@ func cmdScan(s *session, args [][]byte) []byte {
 		return errReply("ERR invalid cursor")
 	}
 	p := s.p
-	n := uint64(len(p.nodes))
+	n := uint64(p.Len())
 	if n > scanMaxMaskNodes {
 		return errReply("ERR SCAN through the proxy supports pools of at most 16 servers")
 	}
@@ -63,20 +31,20 @@ func cmdScan(s *session, args [][]byte) []byte {
 	rest := cur >> n
 	node, backendCur := int(rest%n), rest/n
 	if cur == 0 {
-		mask = p.upMask()
+		mask = p.UpMask()
 	}
 	if mask == 0 {
-		return appendBackendError(nil, ErrNoLiveServer)
+		return appendBackendError(nil, backend.ErrNoLiveServer)
 	}
-	for node < len(p.nodes) && mask&(1<<node) == 0 {
+	for node < p.Len() && mask&(1<<node) == 0 {
 		node, backendCur = node+1, 0
 	}
-	if node >= len(p.nodes) {
+	if node >= p.Len() {
 		return appendScanReply(nil, 0, nil)
 	}
 	db := s.backendDB()
 	req := resp.AppendCommand(nil, append([][]byte{[]byte("SCAN"), strconv.AppendUint(nil, backendCur, 10)}, args[2:]...)...)
-	reply, err := p.send(node, db, 0, req).wait()
+	reply, err := p.Do(node, db, req)
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
@@ -95,19 +63,19 @@ func cmdScan(s *session, args [][]byte) []byte {
 	keyFrames, _ := resp.ArrayElems(elems[1], nil)
 	var keys [][]byte
 	for _, kf := range keyFrames {
-		if k, ok := resp.Bulk(kf); ok && p.reportsKey(node, k, mask) {
+		if k, ok := resp.Bulk(kf); ok && p.ReportsKey(node, k, mask) {
 			keys = append(keys, k)
 		}
 	}
 	nextNode := node
 	if next == 0 {
 		nextNode++
-		for nextNode < len(p.nodes) && mask&(1<<nextNode) == 0 {
+		for nextNode < p.Len() && mask&(1<<nextNode) == 0 {
 			nextNode++
 		}
 	}
 	var cursor uint64
-	if nextNode < len(p.nodes) {
+	if nextNode < p.Len() {
 		cursor = (next*n+uint64(nextNode))<<n | mask
 	}
 	return appendScanReply(nil, cursor, keys)
@@ -125,11 +93,11 @@ func appendScanReply(out []byte, cursor uint64, keys [][]byte) []byte {
 
 // cmdKeys asks every live node and lists each key once.
 func cmdKeys(s *session, args [][]byte) []byte {
-	nodes, replies, err := s.p.fanOut(s.backendDB(), resp.AppendCommand(nil, args...))
+	nodes, replies, err := s.p.FanOut(s.backendDB(), resp.AppendCommand(nil, args...))
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
-	mask := s.p.upMask()
+	mask := s.p.UpMask()
 	var keys [][]byte
 	for i, r := range replies {
 		if resp.IsError(r) {
@@ -137,7 +105,7 @@ func cmdKeys(s *session, args [][]byte) []byte {
 		}
 		frames, _ := resp.ArrayElems(r, nil)
 		for _, f := range frames {
-			if k, ok := resp.Bulk(f); ok && s.p.reportsKey(nodes[i], k, mask) {
+			if k, ok := resp.Bulk(f); ok && s.p.ReportsKey(nodes[i], k, mask) {
 				keys = append(keys, k)
 			}
 		}

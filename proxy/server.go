@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sessionproxy/proxy/config"
+	"sessionproxy/proxy/internal/backend"
 )
 
 // Options are settings that do not come from the pool config.
@@ -37,12 +38,12 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	for _, pc := range pools {
-		p, err := newPool(ctx, pc, s.log)
+		p, err := backend.New(ctx, pc, codecFor(pc), s.log)
 		if err != nil {
 			return nil, err
 		}
 		s.servers = append(s.servers, &redisServer{
-			p: p, addr: pc.Listen, version: opts.Version, log: p.log,
+			p: p, addr: pc.Listen, version: opts.Version, log: s.log.With("pool", pc.Name),
 			table: commandTable(), writeTimeout: max(pc.Timeout, 5*time.Second),
 			conns: make(map[net.Conn]struct{}),
 		})
@@ -59,10 +60,10 @@ func (s *Server) Start() error {
 		}
 	}
 	for _, rs := range s.servers {
-		rs.p.start()
+		rs.p.Start()
 		rs.wg.Add(1)
 		go rs.acceptLoop()
-		s.log.Info("pool listening", "pool", rs.p.cfg.Name, "listen", rs.Addr(), "servers", len(rs.p.nodes), "replicas", rs.p.cfg.Replicas)
+		s.log.Info("pool listening", "pool", rs.p.Config().Name, "listen", rs.Addr(), "servers", rs.p.Len(), "replicas", rs.p.Config().Replicas)
 	}
 	return nil
 }
@@ -71,7 +72,7 @@ func (s *Server) Start() error {
 func (s *Server) Addrs() map[string]string {
 	out := map[string]string{}
 	for _, rs := range s.servers {
-		out[rs.p.cfg.Name] = rs.Addr()
+		out[rs.p.Config().Name] = rs.Addr()
 	}
 	return out
 }
@@ -95,14 +96,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	for _, rs := range s.servers {
-		rs.p.stop()
+		rs.p.Stop()
 	}
 	return err
 }
 
+// codecFor is the codec of the pool's backend servers.
+func codecFor(pc config.Pool) backend.Codec {
+	if pc.Protocol == config.ProtocolMemcache {
+		return backend.NewMemcacheCodec()
+	}
+	return backend.NewRedisCodec(pc.RedisAuth)
+}
+
 // redisServer is the front end of one pool: its listener and client connections.
 type redisServer struct {
-	p            *pool
+	p            *backend.Pool
 	addr         string
 	version      string
 	log          *slog.Logger
@@ -128,25 +137,25 @@ func (rs *redisServer) Addr() string {
 
 func (rs *redisServer) listen() error {
 	network := "tcp"
-	if rs.p.cfg.ListenPerm != 0 || (len(rs.addr) > 0 && rs.addr[0] == '/') {
+	if rs.p.Config().ListenPerm != 0 || (len(rs.addr) > 0 && rs.addr[0] == '/') {
 		network = "unix"
 		os.Remove(rs.addr)
 	}
 	// Client connections get TCP keepalive only with tcpkeepalive, as in
 	// twemproxy (Go's default, always on, also costs four setsockopt calls
 	// per accepted connection, and PHP opens one per page).
-	lc := net.ListenConfig{KeepAlive: keepAlive(rs.p.cfg.TCPKeepalive)}
-	if rs.p.cfg.ReusePort && network == "tcp" {
+	lc := net.ListenConfig{KeepAlive: keepAlive(rs.p.Config().TCPKeepalive)}
+	if rs.p.Config().ReusePort && network == "tcp" {
 		lc.Control = setReusePort
 	}
 	ln, err := lc.Listen(context.Background(), network, rs.addr)
 	if err != nil {
-		return fmt.Errorf("pool %s: listen %s: %w", rs.p.cfg.Name, rs.addr, err)
+		return fmt.Errorf("pool %s: listen %s: %w", rs.p.Config().Name, rs.addr, err)
 	}
-	if network == "unix" && rs.p.cfg.ListenPerm != 0 {
-		if err := os.Chmod(rs.addr, rs.p.cfg.ListenPerm); err != nil {
+	if network == "unix" && rs.p.Config().ListenPerm != 0 {
+		if err := os.Chmod(rs.addr, rs.p.Config().ListenPerm); err != nil {
 			ln.Close()
-			return fmt.Errorf("pool %s: chmod %s: %w", rs.p.cfg.Name, rs.addr, err)
+			return fmt.Errorf("pool %s: chmod %s: %w", rs.p.Config().Name, rs.addr, err)
 		}
 	}
 	rs.ln = ln
@@ -167,7 +176,7 @@ func (rs *redisServer) acceptLoop() {
 			continue
 		}
 		rs.stats.connectionsReceived.Add(1)
-		if max := rs.p.cfg.ClientConnections; max > 0 && int(rs.stats.connectedClients.Load()) >= max {
+		if max := rs.p.Config().ClientConnections; max > 0 && int(rs.stats.connectedClients.Load()) >= max {
 			rs.stats.rejectedConnections.Add(1)
 			nc.Write([]byte("-ERR max number of clients reached\r\n"))
 			nc.Close()
@@ -199,11 +208,11 @@ func (rs *redisServer) acceptLoop() {
 
 // serveConn runs one client connection in the pool's protocol.
 func (rs *redisServer) serveConn(nc net.Conn, id int64) {
-	if rs.p.cfg.Protocol == config.ProtocolMemcache {
+	if rs.p.Config().Protocol == config.ProtocolMemcache {
 		serveMemcache(rs, nc, id)
 		return
 	}
-	s := &session{srv: rs, p: rs.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: rs.p.cfg.Auth == ""}
+	s := &session{srv: rs, p: rs.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: rs.p.Config().Auth == ""}
 	s.serve()
 }
 
@@ -230,7 +239,7 @@ func (rs *redisServer) drain(ctx context.Context) error {
 			nc.Close()
 		}
 		rs.mu.Unlock()
-		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", rs.p.cfg.Name, ctx.Err())
+		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", rs.p.Config().Name, ctx.Err())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"sessionproxy/protocol/resp"
+	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
 )
 
@@ -20,7 +21,7 @@ import (
 // replies in order and writes them with one syscall.
 type session struct {
 	srv   *redisServer
-	p     *pool
+	p     *backend.Pool
 	nc    net.Conn
 	id    int64
 	start time.Time
@@ -47,17 +48,17 @@ type session struct {
 // on backend calls.
 type slot struct {
 	local []byte
-	op    *keyOp
-	ops   []*keyOp
+	op    *backend.KeyOp
+	ops   []*backend.KeyOp
 	merge mergeKind
 	shape resp.Shape
 	multi bool
 }
 
-func (s *session) backendDB() int { return s.p.cfg.RedisDB + s.db }
+func (s *session) backendDB() int { return s.p.Config().RedisDB + s.db }
 
 func (s *session) serve() {
-	s.parser = resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.cfg.MaxBulkLen}}
+	s.parser = resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.Config().MaxBulkLen}}
 	netio.Serve(s.nc, s.srv.writeTimeout, s)
 }
 
@@ -100,7 +101,7 @@ func (s *session) dispatch(args [][]byte, raw []byte) {
 		s.replyLocal(redcon.AppendError(nil, "ERR wrong number of arguments for '"+spec.name+"' command"))
 		return
 	}
-	if s.p.cfg.Auth != "" && !s.authed && !spec.noAuth {
+	if s.p.Config().Auth != "" && !s.authed && !spec.noAuth {
 		s.replyLocal(redcon.AppendError(nil, "NOAUTH Authentication required."))
 		return
 	}
@@ -126,11 +127,11 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 	case kindLocal:
 		return slot{local: spec.handler(s, args)}
 	case kindRead:
-		return slot{op: s.p.startRead(db, args[1], raw), shape: spec.shape}
+		return slot{op: s.p.StartRead(db, args[1], raw), shape: spec.shape}
 	case kindWrite:
-		return slot{op: s.p.startWrite(db, args[1], raw), shape: spec.shape}
+		return slot{op: s.p.StartWrite(db, args[1], raw), shape: spec.shape}
 	case kindConditional:
-		return slot{op: s.p.startConditional(db, args[1:2], raw, spec.once)}
+		return slot{op: s.p.StartConditional(db, args[1:2], raw, spec.once)}
 	case kindScript:
 		return s.routeScript(spec, args, raw)
 	case kindMultiRead, kindMultiWrite:
@@ -141,13 +142,13 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 		sl := slot{multi: true, merge: spec.merge, shape: spec.shape}
 		sub := []byte(spec.sub)
 		for _, i := range s.keyIdx {
-			var op *keyOp
+			var op *backend.KeyOp
 			if kind == kindMultiRead {
-				op = s.p.startRead(db, args[i], resp.AppendCommand(nil, sub, args[i]))
+				op = s.p.StartRead(db, args[i], resp.AppendCommand(nil, sub, args[i]))
 			} else if spec.step == 2 {
-				op = s.p.startWrite(db, args[i], resp.AppendCommand(nil, sub, args[i], args[i+1]))
+				op = s.p.StartWrite(db, args[i], resp.AppendCommand(nil, sub, args[i], args[i+1]))
 			} else {
-				op = s.p.startWrite(db, args[i], resp.AppendCommand(nil, sub, args[i]))
+				op = s.p.StartWrite(db, args[i], resp.AppendCommand(nil, sub, args[i]))
 			}
 			sl.ops = append(sl.ops, op)
 		}
@@ -170,17 +171,18 @@ func (s *session) routeScript(spec *cmdSpec, args [][]byte, req []byte) slot {
 	if len(keys) == 0 {
 		// No key to route by: run it on the first live server, like a read,
 		// but only there once written (and whatever it answers).
-		op := s.p.startRead(s.backendDB(), args[1], req)
-		op.once = spec.once
-		return slot{op: op}
+		if spec.once {
+			return slot{op: s.p.StartReadOnce(s.backendDB(), args[1], req)}
+		}
+		return slot{op: s.p.StartRead(s.backendDB(), args[1], req)}
 	}
-	first := s.p.owners(keys[0])
+	first := s.p.Owners(keys[0])
 	for _, k := range keys[1:] {
-		if !slices.Equal(s.p.owners(k), first) {
+		if !slices.Equal(s.p.Owners(k), first) {
 			return slot{local: redcon.AppendError(nil, "CROSSSLOT Keys in request don't hash to the same slot")}
 		}
 	}
-	return slot{op: s.p.startConditional(s.backendDB(), keys, req, spec.once)}
+	return slot{op: s.p.StartConditional(s.backendDB(), keys, req, spec.once)}
 }
 
 func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
@@ -189,19 +191,19 @@ func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b
 func (s *session) Collect(out []byte) []byte {
 	for i := range s.slots {
 		if op := s.slots[i].op; op != nil {
-			op.flush()
+			op.Flush()
 		}
-		flushOps(s.slots[i].ops)
+		backend.FlushOps(s.slots[i].ops)
 	}
 	for i := range s.slots {
 		sl := &s.slots[i]
 		out = s.finish(out, sl)
 		// The replies are copied into out: recycle the ops.
 		if sl.op != nil {
-			sl.op.release()
+			sl.op.Release()
 		}
 		for _, op := range sl.ops {
-			op.release()
+			op.Release()
 		}
 		*sl = slot{}
 	}
@@ -214,7 +216,7 @@ func (s *session) finish(out []byte, sl *slot) []byte {
 	case sl.local != nil:
 		return append(out, sl.local...)
 	case sl.op != nil:
-		reply, err := sl.op.result()
+		reply, err := sl.op.Result()
 		if err != nil {
 			return appendBackendError(out, err)
 		}
@@ -242,7 +244,7 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 		var sum int64
 		var failed error
 		for _, op := range sl.ops {
-			reply, err := op.result()
+			reply, err := op.Result()
 			if err != nil {
 				failed = err
 				continue
@@ -261,7 +263,7 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 	case mergeArray:
 		out = redcon.AppendArray(out, len(sl.ops))
 		for _, op := range sl.ops {
-			reply, err := op.result()
+			reply, err := op.Result()
 			if err != nil || resp.IsError(reply) {
 				// MGET answers nil for a key it cannot read, as Redis does for a wrong type.
 				out = resp.AppendNull(out, s.proto)
@@ -273,7 +275,7 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 	default: // mergeOK
 		var failed error
 		for _, op := range sl.ops {
-			reply, err := op.result()
+			reply, err := op.Result()
 			if err != nil {
 				failed = err
 			} else if resp.IsError(reply) {
@@ -290,7 +292,7 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 // appendBackendError turns a routing failure into an "-ERR" reply: phpredis
 // treats ERR replies as soft failures, any other prefix as fatal.
 func appendBackendError(out []byte, err error) []byte {
-	msg := clientErrorText(err)
+	msg := backend.ErrorText(err)
 	if !strings.HasPrefix(msg, "ERR ") && !strings.HasPrefix(msg, "WRONGTYPE") {
 		msg = "ERR sessionproxy: " + msg
 	}

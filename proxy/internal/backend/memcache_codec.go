@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"bytes"
@@ -165,7 +165,7 @@ func (memcacheCodec) replyError(frame []byte) string {
 func (memcacheCodec) flushRequest() []byte { return []byte("flush_all\r\n") }
 
 // keyCount reads curr_items from `stats`.
-func (memcacheCodec) keyCount(p *pool, node int) (int64, error) {
+func (memcacheCodec) keyCount(p *Pool, node int) (int64, error) {
 	reply, err := p.send(node, 0, 0, []byte("stats\r\n")).wait()
 	if err != nil {
 		return 0, err
@@ -178,11 +178,11 @@ func (memcacheCodec) keyCount(p *pool, node int) (int64, error) {
 	return 0, errors.New("stats reply without curr_items")
 }
 
-func (memcacheCodec) newProber(p *pool) prober { return &memcacheProber{p: p} }
+func (memcacheCodec) newProber(p *Pool) prober { return &memcacheProber{p: p} }
 
 // memcacheProber checks a memcached with `stats` on a short connection of
 // its own and returns its run id (its pid).
-type memcacheProber struct{ p *pool }
+type memcacheProber struct{ p *Pool }
 
 func (pr *memcacheProber) Probe(ctx context.Context, node int) (string, error) {
 	d := net.Dialer{Timeout: pr.p.cfg.Timeout}

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const copyWorkers = 4
 // the keys' stripes while copying them, so a copy never lands after (and
 // undoes) a newer client write.
 type repairer struct {
-	p *pool
+	p *Pool
 	// limiter caps the keys copied per second (resync_rate); nil: no cap.
 	limiter  *rate.Limiter
 	progress []resyncProgress // per node
@@ -34,7 +34,7 @@ type repairer struct {
 
 var _ failover.Repairer = (*repairer)(nil)
 
-func newRepairer(p *pool) *repairer {
+func newRepairer(p *Pool) *repairer {
 	r := &repairer{p: p, progress: make([]resyncProgress, len(p.cfg.Servers))}
 	if p.cfg.ResyncRate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(p.cfg.ResyncRate), max(p.cfg.ResyncRate, copyBatchSize))
@@ -243,7 +243,7 @@ func (r *repairer) copyKeys(ctx context.Context, src, dst, db int, keys [][]byte
 		}
 	}()
 	captures := make([][]*call, len(keys))
-	var conns []*backendConn
+	var conns []*conn
 	for i, k := range keys {
 		if !repairing && p.cluster.StaleSource(src, dst, db, k) {
 			continue
@@ -315,14 +315,14 @@ func (r *repairer) copyKeys(ctx context.Context, src, dst, db int, keys [][]byte
 	return written, nil
 }
 
-func appendConn(conns []*backendConn, c *call) []*backendConn {
+func appendConn(conns []*conn, c *call) []*conn {
 	if c.conn != nil && !slices.Contains(conns, c.conn) {
 		conns = append(conns, c.conn)
 	}
 	return conns
 }
 
-func flushConns(conns []*backendConn) {
+func flushConns(conns []*conn) {
 	for _, bc := range conns {
 		bc.flush()
 	}
@@ -385,7 +385,7 @@ func (r *repairer) RepairKeys(ctx context.Context, node int, keys []failover.Key
 // -1 when no owner qualifies now.
 func (r *repairer) repairSource(node, db int, key []byte) int {
 	p := r.p
-	owners := p.owners(key)
+	owners := p.Owners(key)
 	for _, ok := range []func(o int) bool{
 		func(o int) bool { return p.current(o, db, key) },
 		func(o int) bool { return p.refilled(o, db, key) },

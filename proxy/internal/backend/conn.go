@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -14,125 +14,7 @@ import (
 	"sessionproxy/proxy/internal/netio"
 )
 
-// Errors a call can complete with. Callers branch on them with errors.Is.
-var (
-	// ErrBackendTimeout means the backend did not answer within `timeout`.
-	ErrBackendTimeout = errors.New("backend timeout")
-	// ErrBackendClosed means the connection broke before the reply came.
-	ErrBackendClosed = errors.New("backend connection closed")
-	// ErrNoLiveServer means every owner of a key is out of service.
-	ErrNoLiveServer = errors.New("no live server for key")
-	// ErrNoCurrentCopy means the owners in service may lack the key (being
-	// refilled) and the owners that surely have it are out of service.
-	ErrNoCurrentCopy = errors.New("no current copy of key reachable")
-)
-
-// call is one request to one backend, answered by exactly one reply frame.
-// The connection's reader completes it; the sender waits on done.
-type call struct {
-	conn   *backendConn // where it was queued; wait flushes it
-	node   int
-	req    []byte
-	reply  []byte
-	err    error
-	sent   time.Time
-	done   chan struct{}
-	waited bool // done was received: nothing refers to the call any more
-}
-
-// calls are recycled with their done channel and reply buffer, so a
-// request allocates neither (issue 7: each GET used to allocate its 2 KB
-// reply).
-var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
-
-// maxPooledReply bounds the reply buffer a recycled call keeps.
-const maxPooledReply = 64 << 10
-
-func newCall(node int, req []byte) *call {
-	c := callPool.Get().(*call)
-	c.node, c.req = node, req
-	return c
-}
-
-// release recycles a call once its reply has been copied out. A call that
-// was never waited for may still be in a connection's queue (or hold an
-// unreceived completion), so only waited calls go back to the pool.
-func (c *call) release() {
-	if c == nil || !c.waited {
-		return
-	}
-	reply := c.reply[:0]
-	if cap(reply) > maxPooledReply {
-		reply = nil
-	}
-	*c = call{done: c.done, reply: reply}
-	callPool.Put(c)
-}
-
-// written reports whether the call went out in a write round: the backend
-// may have run it even if the call failed. Valid once the call completed.
-func (c *call) written() bool { return !c.sent.IsZero() }
-
-func (c *call) complete(err error) {
-	c.err = err
-	c.done <- struct{}{}
-}
-
-// wait makes sure the call was written, blocks until it completes and
-// returns its reply frame.
-func (c *call) wait() ([]byte, error) {
-	if c.conn != nil {
-		c.conn.flush()
-	}
-	<-c.done
-	c.waited = true
-	return c.reply, c.err
-}
-
-// callQueue is a FIFO of calls that reuses its array: popping by
-// reslicing (q = q[1:]) shrank the capacity to nothing, so at pipeline
-// depth 1 every request's push allocated a new one-element array.
-type callQueue struct {
-	calls []*call
-	head  int
-}
-
-func (q *callQueue) push(cs []*call) {
-	if q.head > 0 && q.head >= len(q.calls)/2 {
-		// Mostly consumed: move the rest to the front before growing.
-		n := copy(q.calls, q.calls[q.head:])
-		clear(q.calls[n:])
-		q.calls, q.head = q.calls[:n], 0
-	}
-	q.calls = append(q.calls, cs...)
-}
-
-// pop removes and returns the oldest call, nil when there is none.
-func (q *callQueue) pop() *call {
-	if q.head == len(q.calls) {
-		return nil
-	}
-	c := q.calls[q.head]
-	q.calls[q.head] = nil
-	q.head++
-	if q.head == len(q.calls) {
-		q.calls, q.head = q.calls[:0], 0
-	}
-	return c
-}
-
-// front is the oldest call, nil when there is none.
-func (q *callQueue) front() *call {
-	if q.head == len(q.calls) {
-		return nil
-	}
-	return q.calls[q.head]
-}
-
-// pending is the calls not yet popped, oldest first.
-func (q *callQueue) pending() []*call { return q.calls[q.head:] }
-
-// backendConn is one pipelined connection to a backend: many calls in
+// conn is one pipelined connection to a backend: many calls in
 // flight, replies matched in FIFO order. There is no writer goroutine: a
 // client that flushes while no write is in progress becomes the writer and
 // writes everything queued (its own pipeline and what other clients queued
@@ -141,8 +23,8 @@ func (q *callQueue) pending() []*call { return q.calls[q.head:] }
 // closes the connection when the oldest call is older than the timeout,
 // failing every call on it (a late reply must never be matched to a later
 // request).
-type backendConn struct {
-	b  *nodeBackend
+type conn struct {
+	b  *nodeConns
 	db int
 
 	mu       sync.Mutex
@@ -160,7 +42,7 @@ type backendConn struct {
 // whole pipeline, then flush (or the first wait) writes everything queued
 // on the connection, its own calls and other clients', in one syscall.
 // false means the connection is dead and nothing was queued.
-func (bc *backendConn) send(cs ...*call) bool {
+func (bc *conn) send(cs ...*call) bool {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	if bc.dead {
@@ -174,7 +56,7 @@ func (bc *backendConn) send(cs ...*call) bool {
 }
 
 // flush writes what is queued unless another sender is already writing it.
-func (bc *backendConn) flush() {
+func (bc *conn) flush() {
 	bc.mu.Lock()
 	bc.writeQueuedLocked()
 }
@@ -186,7 +68,7 @@ const maxWriteRound = 256 << 10
 // Requests are copied out under the lock: once a call is in flight a
 // failure may complete it, and its sender may then reuse the request's
 // buffer (requests point into client read buffers).
-func (bc *backendConn) writeQueuedLocked() {
+func (bc *conn) writeQueuedLocked() {
 	if bc.writing || bc.nc == nil || bc.dead {
 		bc.mu.Unlock()
 		return
@@ -217,8 +99,8 @@ func (bc *backendConn) writeQueuedLocked() {
 			out = append(out, c.req...)
 			n++
 		}
-		// Stamped once a round, not once a request: time.Now was 1.5% of
-		// the proxy's CPU under pipelined memcached sets.
+		// Stamped once a round, not once a request: stamped per request,
+		// time.Now is 1.5% of the proxy's CPU under pipelined memcached sets.
 		now := time.Now()
 		for _, c := range bc.queue[:n] {
 			c.sent = now
@@ -250,7 +132,7 @@ func (bc *backendConn) writeQueuedLocked() {
 
 // fail kills the connection and completes every queued and in-flight call
 // with err.
-func (bc *backendConn) fail(err error) {
+func (bc *conn) fail(err error) {
 	bc.mu.Lock()
 	if bc.dead {
 		bc.mu.Unlock()
@@ -269,7 +151,7 @@ func (bc *backendConn) fail(err error) {
 	// Count the failure first, so the callers woken below already see the
 	// node DOWN (and, with auto_eject_hosts, the rebuilt ring) when it is.
 	if !errors.Is(err, errShutdown) {
-		bc.b.p.cluster.ReportFailure(bc.b.index, err)
+		bc.b.cfg.failed(bc.b.index, err)
 	}
 	for _, c := range inf {
 		c.complete(err)
@@ -283,7 +165,7 @@ var errShutdown = errors.New("proxy shutting down")
 
 // run connects, then writes what was queued meanwhile, and starts the
 // reader and the watchdog.
-func (bc *backendConn) run(ctx context.Context) {
+func (bc *conn) run(ctx context.Context) {
 	nc, err := bc.b.dial(ctx, bc.db)
 	if err != nil {
 		bc.fail(err)
@@ -301,7 +183,7 @@ func (bc *backendConn) run(ctx context.Context) {
 	bc.watchdog(ctx)
 }
 
-func (bc *backendConn) readLoop(nc net.Conn) {
+func (bc *conn) readLoop(nc net.Conn) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		bc.fail(backendError(bc.b.addr, "read", fmt.Errorf("%T has no file descriptor", nc)))
@@ -317,7 +199,7 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 	r := netio.NewDrainReader(rc)
 	var buf []byte
 	start := 0
-	scanner := bc.b.p.codec.newScanner()
+	scanner := bc.b.cfg.codec.newScanner()
 	for {
 		// Complete every whole frame already buffered.
 		for start < len(buf) {
@@ -361,8 +243,8 @@ func (bc *backendConn) readLoop(nc net.Conn) {
 
 // watchdog fails the connection when its oldest call has waited longer than
 // the pool's timeout.
-func (bc *backendConn) watchdog(ctx context.Context) {
-	timeout := bc.b.p.cfg.Timeout
+func (bc *conn) watchdog(ctx context.Context) {
+	timeout := bc.b.cfg.timeout
 	tick := max(timeout/4, 5*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"errors"
@@ -24,8 +24,8 @@ func TestClientErrorTextHidesSocketDetails(t *testing.T) {
 		{fmt.Errorf("repair: %w", backendError("[::1]:7000", "read", fmt.Errorf("%w: %v", ErrBackendClosed, errors.New("EOF")))), "backend [::1]:7000 closed the connection"},
 		{fmt.Errorf("backend x: %w", ErrBackendTimeout), "backend timed out"},
 	} {
-		if got := clientErrorText(c.err); got != c.want {
-			t.Errorf("clientErrorText(%v) = %q, want %q", c.err, got, c.want)
+		if got := ErrorText(c.err); got != c.want {
+			t.Errorf("ErrorText(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func (c redisCodec) handshake(nc net.Conn, db int, timeout time.Duration) (strin
 		}
 	}
 	info, _ := resp.Bulk(replies[n-1])
-	return infoField(info, "run_id"), nil
+	return InfoField(info, "run_id"), nil
 }
 
 func (redisCodec) markRequest(key, value []byte, ttl time.Duration) []byte {
@@ -124,7 +124,7 @@ func (redisCodec) replyError(frame []byte) string {
 func (redisCodec) flushRequest() []byte { return resp.AppendCommandStrings(nil, "FLUSHDB") }
 
 // keyCount sums the keys=N of INFO keyspace over the pool's databases.
-func (redisCodec) keyCount(p *pool, node int) (int64, error) {
+func (redisCodec) keyCount(p *Pool, node int) (int64, error) {
 	reply, err := p.send(node, p.cfg.RedisDB, 0, resp.AppendCommandStrings(nil, "INFO", "keyspace")).wait()
 	if err != nil {
 		return 0, err
@@ -132,7 +132,7 @@ func (redisCodec) keyCount(p *pool, node int) (int64, error) {
 	info, _ := resp.Bulk(reply)
 	var n int64
 	for _, db := range p.backendDBs() {
-		for kv := range strings.SplitSeq(infoField(info, "db"+strconv.Itoa(db)), ",") {
+		for kv := range strings.SplitSeq(InfoField(info, "db"+strconv.Itoa(db)), ",") {
 			if v, ok := strings.CutPrefix(kv, "keys="); ok {
 				k, _ := strconv.ParseInt(v, 10, 64)
 				n += k
@@ -143,14 +143,14 @@ func (redisCodec) keyCount(p *pool, node int) (int64, error) {
 }
 
 // eachKey SCANs every backend database that INFO keyspace lists.
-func (redisCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {
+func (redisCodec) eachKey(ctx context.Context, p *Pool, node int, fn func(db int, key []byte) error) error {
 	reply, err := p.send(node, p.cfg.RedisDB, 0, resp.AppendCommandStrings(nil, "INFO", "keyspace")).wait()
 	if err != nil {
 		return err
 	}
 	info, _ := resp.Bulk(reply)
 	for _, db := range p.backendDBs() {
-		if infoField(info, "db"+strconv.Itoa(db)) == "" {
+		if InfoField(info, "db"+strconv.Itoa(db)) == "" {
 			continue
 		}
 		if err := scanDB(ctx, p, node, db, fn); err != nil {
@@ -160,7 +160,7 @@ func (redisCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int
 	return nil
 }
 
-func scanDB(ctx context.Context, p *pool, node, db int, fn func(db int, key []byte) error) error {
+func scanDB(ctx context.Context, p *Pool, node, db int, fn func(db int, key []byte) error) error {
 	cursor := "0"
 	var elems, keys [][]byte
 	for {
@@ -193,7 +193,7 @@ func scanDB(ctx context.Context, p *pool, node, db int, fn func(db int, key []by
 	}
 }
 
-func (c redisCodec) newProber(p *pool) prober { return newRedisProber(p) }
+func (c redisCodec) newProber(p *Pool) prober { return newRedisProber(p) }
 
 // redisProber checks a backend with go-redis: INFO server proves it answers
 // and gives its run_id, which changes when redis-server restarts. It also
@@ -210,7 +210,7 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...interface{}) {}
 
-func newRedisProber(p *pool) *redisProber {
+func newRedisProber(p *Pool) *redisProber {
 	redis.SetLogger(quietLogger{})
 	pr := &redisProber{log: p.log}
 	for _, s := range p.cfg.Servers {
@@ -252,7 +252,7 @@ func (pr *redisProber) Probe(ctx context.Context, node int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("probe: %w", err)
 	}
-	runID := infoField([]byte(info), "run_id")
+	runID := InfoField([]byte(info), "run_id")
 	if runID == "" {
 		return "", errors.New("probe: INFO server has no run_id")
 	}

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ import (
 // the copy caught up, long enough to take the source out of service. The
 // keys not copied yet are the memory this costs, about their length plus
 // 16 bytes each.
-func (memcacheCodec) eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error {
+func (memcacheCodec) eachKey(ctx context.Context, p *Pool, node int, fn func(db int, key []byte) error) error {
 	addr := p.nodes[node].addr
 	d := net.Dialer{Timeout: p.cfg.Timeout}
 	nc, err := d.DialContext(ctx, "tcp", addr)

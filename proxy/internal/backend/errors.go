@@ -1,10 +1,23 @@
-package proxy
+package backend
 
 import (
 	"errors"
 	"net"
 	"strings"
 	"syscall"
+)
+
+// Errors a call can complete with. Callers branch on them with errors.Is.
+var (
+	// ErrBackendTimeout means the backend did not answer within `timeout`.
+	ErrBackendTimeout = errors.New("backend timeout")
+	// ErrBackendClosed means the connection broke before the reply came.
+	ErrBackendClosed = errors.New("backend connection closed")
+	// ErrNoLiveServer means every owner of a key is out of service.
+	ErrNoLiveServer = errors.New("no live server for key")
+	// ErrNoCurrentCopy means the owners in service may lack the key (being
+	// refilled) and the owners that surely have it are out of service.
+	ErrNoCurrentCopy = errors.New("no current copy of key reachable")
 )
 
 // BackendError is a request's failure on one backend server: which server,
@@ -29,12 +42,12 @@ func backendError(addr, op string, err error) error {
 	return &BackendError{Addr: addr, Op: op, Err: err}
 }
 
-// clientErrorText is what a client is told when its request failed on the
+// ErrorText is what a client is told when its request failed on the
 // backends: what went wrong and on which server, in words, without the
 // socket details of Go's error (those are in the log's node state changes).
 // Errors a server returned itself (a handshake's WRONGPASS, say) pass
 // through.
-func clientErrorText(err error) string {
+func ErrorText(err error) string {
 	where := "backend"
 	var be *BackendError
 	if errors.As(err, &be) {

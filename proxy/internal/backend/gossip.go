@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func isMarkKey(key []byte) bool { return bytes.HasPrefix(key, markPrefix) }
 
 // fleetGossip implements failover.Gossip over the pool's own backend
 // connections, in the pool's first database.
-type fleetGossip struct{ p *pool }
+type fleetGossip struct{ p *Pool }
 
 var _ failover.Gossip = fleetGossip{}
 

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"sessionproxy/failover"
 )
 
-// backendCodec is everything that differs between Redis and memcached
-// backends. The connection pipelining, routing, replication and repair
-// machinery is shared; only the bytes differ.
-type backendCodec interface {
+// Codec is everything that differs between Redis and memcached backends.
+// The connection pipelining, routing, replication and repair machinery is
+// shared; only the bytes differ. Its methods are the package's own: the
+// codecs are NewRedisCodec and NewMemcacheCodec.
+type Codec interface {
 	// newScanner returns the reply-frame scanner for one connection.
 	newScanner() frameScanner
 	// handshake authenticates and selects db on a new connection and returns
@@ -37,12 +38,20 @@ type backendCodec interface {
 	// flushRequest empties a server.
 	flushRequest() []byte
 	// keyCount is the number of keys node stores in the pool's databases.
-	keyCount(p *pool, node int) (int64, error)
+	keyCount(p *Pool, node int) (int64, error)
 	// eachKey calls fn for every key stored on node.
-	eachKey(ctx context.Context, p *pool, node int, fn func(db int, key []byte) error) error
+	eachKey(ctx context.Context, p *Pool, node int, fn func(db int, key []byte) error) error
 	// newProber checks a server's health and run id.
-	newProber(p *pool) prober
+	newProber(p *Pool) prober
 }
+
+// NewRedisCodec is the codec of redis-server backends, spoken in RESP2;
+// auth is the pool's redis_auth ("" for none).
+func NewRedisCodec(auth string) Codec { return redisCodec{auth: auth} }
+
+// NewMemcacheCodec is the codec of memcached backends (1.6 or later),
+// spoken in meta commands.
+func NewMemcacheCodec() Codec { return memcacheCodec{} }
 
 // frameScanner finds the end of the first complete reply frame in buf
 // (0 if incomplete). It may keep state between calls on the same frame.
@@ -65,7 +74,7 @@ type keyState struct {
 }
 
 // captureCalls builds the calls that read key's state on node.
-func (p *pool) captureCalls(node int, key []byte) []*call {
+func (p *Pool) captureCalls(node int, key []byte) []*call {
 	reqs := p.codec.captureRequests(key)
 	cs := make([]*call, len(reqs))
 	for i, r := range reqs {
@@ -75,7 +84,7 @@ func (p *pool) captureCalls(node int, key []byte) []*call {
 }
 
 // readState waits for capture calls and parses the state they report.
-func (p *pool) readState(cs []*call) (keyState, error) {
+func (p *Pool) readState(cs []*call) (keyState, error) {
 	replies := make([][]byte, len(cs))
 	for i, c := range cs {
 		r, err := c.wait()

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 
 	"sessionproxy/protocol/resp"
 	"sessionproxy/proxy/config"
+	"sessionproxy/proxy/internal/fakebackend"
 )
 
 // serveBusyRedis is a server running a script past busy-reply-threshold:
 // it answers BUSY to everything but SCRIPT KILL, which answers kill (nil:
 // +OK, and the server is free again).
-func serveBusyRedis(kill []byte) func(s *stubBackend, c net.Conn) {
-	return func(s *stubBackend, c net.Conn) {
+func serveBusyRedis(kill []byte) func(s *fakebackend.Stub, c net.Conn) {
+	return func(s *fakebackend.Stub, c net.Conn) {
 		var p resp.Parser
 		var buf []byte
 		tmp := make([]byte, 4096)
@@ -35,8 +36,8 @@ func serveBusyRedis(kill []byte) func(s *stubBackend, c net.Conn) {
 				}
 				req := strings.ToUpper(string(resp.AppendCommand(nil, args...)))
 				buf = buf[used:]
-				s.record(strings.ToUpper(string(args[0])))
-				killed := s.count("SCRIPT") > 0 && kill == nil
+				s.Record(strings.ToUpper(string(args[0])))
+				killed := s.Count("SCRIPT") > 0 && kill == nil
 				switch {
 				case strings.Contains(req, "HELLO"):
 					out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
@@ -60,7 +61,7 @@ func serveBusyRedis(kill []byte) func(s *stubBackend, c net.Conn) {
 }
 
 func newTestProber(t *testing.T, addr string) *redisProber {
-	p := &pool{
+	p := &Pool{
 		cfg: config.Pool{Servers: []config.Server{{Addr: addr}}, Timeout: 2 * time.Second},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -72,13 +73,13 @@ func newTestProber(t *testing.T, addr string) *redisProber {
 // A server that answers the health probe with BUSY gets SCRIPT KILL; the
 // probe fails that round and the next one finds the server free.
 func TestProbeKillsTheScriptOfABusyServer(t *testing.T) {
-	s := startStub(t, serveBusyRedis(nil))
-	pr := newTestProber(t, s.addr)
+	s := fakebackend.StartStub(t, serveBusyRedis(nil))
+	pr := newTestProber(t, s.Addr)
 	ctx := context.Background()
 	if _, err := pr.Probe(ctx, 0); err == nil || !strings.Contains(err.Error(), "BUSY") {
 		t.Fatalf("probe of a busy server: %v, want the BUSY error", err)
 	}
-	if n := s.count("SCRIPT"); n != 1 {
+	if n := s.Count("SCRIPT"); n != 1 {
 		t.Fatalf("the busy server got %d SCRIPT KILLs, want 1", n)
 	}
 	if id, err := pr.Probe(ctx, 0); err != nil || id != "stub-redis" {
@@ -89,8 +90,8 @@ func TestProbeKillsTheScriptOfABusyServer(t *testing.T) {
 // A script that already wrote cannot be killed: the server stays busy and
 // every probe fails, so the node stays out of service.
 func TestProbeOfAnUnkillableScriptFails(t *testing.T) {
-	s := startStub(t, serveBusyRedis([]byte("-UNKILLABLE Sorry the script already executed write commands against the dataset.\r\n")))
-	pr := newTestProber(t, s.addr)
+	s := fakebackend.StartStub(t, serveBusyRedis([]byte("-UNKILLABLE Sorry the script already executed write commands against the dataset.\r\n")))
+	pr := newTestProber(t, s.Addr)
 	ctx := context.Background()
 	for round := range 2 {
 		_, err := pr.Probe(ctx, 0)
@@ -98,7 +99,7 @@ func TestProbeOfAnUnkillableScriptFails(t *testing.T) {
 			t.Fatalf("probe %d of a server busy with an unkillable script: %v, want BUSY and UNKILLABLE", round, err)
 		}
 	}
-	if n := s.count("SCRIPT"); n != 2 {
+	if n := s.Count("SCRIPT"); n != 2 {
 		t.Fatalf("the busy server got %d SCRIPT KILLs, want one per probe", n)
 	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -19,18 +19,18 @@ import (
 // the same order; conditional writes and repairs hold it for a round trip.
 const stripeCount = 4096
 
-// pool is the running form of one configured pool: its ring, its backends
+// Pool is the running form of one configured pool: its ring, its backends
 // and their health.
-type pool struct {
+type Pool struct {
 	cfg        config.Pool
 	log        *slog.Logger
 	ring       *sharding.Ring
 	liveRing   atomic.Pointer[sharding.Ring] // auto_eject_hosts with replicas 1
 	ringMu     sync.Mutex                    // serialises rebuilds of liveRing
 	cluster    *failover.Cluster
-	nodes      []*nodeBackend
+	nodes      []*nodeConns
 	replicated bool
-	codec      backendCodec
+	codec      Codec
 	prober     prober
 	repair     *repairer
 	stripes    [stripeCount]sync.Mutex
@@ -40,7 +40,10 @@ type pool struct {
 	wg     sync.WaitGroup
 }
 
-func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, error) {
+// New prepares the running form of one configured pool over codec, the
+// bytes its backends speak (NewRedisCodec or NewMemcacheCodec). Nothing
+// runs and no connection is made until Start.
+func New(ctx context.Context, cfg config.Pool, codec Codec, log *slog.Logger) (*Pool, error) {
 	hash, err := sharding.NewHash(cfg.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
@@ -60,18 +63,24 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
 	}
-	p := &pool{cfg: cfg, log: log.With("pool", cfg.Name), ring: ring, replicated: cfg.Replicas > 1}
-	if cfg.Protocol == config.ProtocolMemcache {
-		p.codec = memcacheCodec{}
-	} else {
-		p.codec = redisCodec{auth: cfg.RedisAuth}
-	}
+	p := &Pool{cfg: cfg, log: log.With("pool", cfg.Name), ring: ring, replicated: cfg.Replicas > 1, codec: codec}
 	p.prober = p.codec.newProber(p)
 	p.repair = newRepairer(p)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.liveRing.Store(ring)
+	links := &connConfig{
+		codec:   codec,
+		timeout: cfg.Timeout,
+		perNode: cfg.ServerConnections,
+		ctx:     p.ctx,
+		wg:      &p.wg,
+		// The cluster is made below, with the prober and the repairer that
+		// need p; the connections report to it once they run.
+		failed:       func(node int, err error) { p.cluster.ReportFailure(node, err) },
+		observeRunID: func(node int, runID string) bool { return p.cluster.ObserveRunID(node, runID) },
+	}
 	for i, s := range cfg.Servers {
-		p.nodes = append(p.nodes, &nodeBackend{p: p, index: i, addr: s.Addr, conns: make(map[int][]*backendConn)})
+		p.nodes = append(p.nodes, newNodeConns(i, s.Addr, links))
 	}
 	p.cluster = failover.NewCluster(failover.Config{
 		FailureLimit:    cfg.ServerFailureLimit,
@@ -94,8 +103,9 @@ func newPool(ctx context.Context, cfg config.Pool, log *slog.Logger) (*pool, err
 	return p, nil
 }
 
-// start launches the health loops and, with preconnect, the backend connections.
-func (p *pool) start() {
+// Start launches the health loops and, with preconnect, the backend
+// connections.
+func (p *Pool) Start() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -110,8 +120,9 @@ func (p *pool) start() {
 	}
 }
 
-// stop closes every backend connection and waits for the pool's goroutines.
-func (p *pool) stop() {
+// Stop closes every backend connection and waits for the pool's
+// goroutines.
+func (p *Pool) Stop() {
 	p.cancel()
 	for _, b := range p.nodes {
 		b.closeAll()
@@ -120,9 +131,16 @@ func (p *pool) stop() {
 	p.prober.close()
 }
 
+// Config is the pool's configuration. The caller must not change it.
+func (p *Pool) Config() *config.Pool { return &p.cfg }
+
+// Len is the number of backend servers; they are numbered from 0 in the
+// order of the configuration.
+func (p *Pool) Len() int { return len(p.nodes) }
+
 // rebuildLiveRing implements twemproxy's auto_eject_hosts: with one copy of
 // each key, the keys of a DOWN server are rehashed over the others.
-func (p *pool) rebuildLiveRing() {
+func (p *Pool) rebuildLiveRing() {
 	// Serialised so that the last rebuild to finish saw the latest states.
 	p.ringMu.Lock()
 	defer p.ringMu.Unlock()
@@ -148,7 +166,7 @@ func (p *pool) rebuildLiveRing() {
 // backendDBs lists the backend databases the pool's clients can reach:
 // redis_db onwards for Redis (a client's SELECT n is redis_db+n), the one
 // keyspace for memcached.
-func (p *pool) backendDBs() []int {
+func (p *Pool) backendDBs() []int {
 	if p.cfg.Protocol == config.ProtocolMemcache {
 		return []int{0}
 	}
@@ -162,24 +180,25 @@ func (p *pool) backendDBs() []int {
 // keyHash picks a key's stripe and backend connection.
 func keyHash(key []byte) uint64 { return xxhash.Sum64(key) }
 
-// owners returns the key's ordered owner list.
-func (p *pool) owners(key []byte) []int {
+// Owners returns the key's ordered owner list. The caller must not change
+// it.
+func (p *Pool) Owners(key []byte) []int {
 	if p.replicated {
 		return p.ring.Owners(key)
 	}
 	return p.liveRing.Load().Owners(key)
 }
 
-func (p *pool) state(node int) failover.State { return p.cluster.Node(node).State() }
+func (p *Pool) state(node int) failover.State { return p.cluster.Node(node).State() }
 
 // send queues req on the node's connection for (db, h).
-func (p *pool) send(node, db int, h uint64, req []byte) *call {
+func (p *Pool) send(node, db int, h uint64, req []byte) *call {
 	c := newCall(node, req)
 	p.sendCall(c, db, h)
 	return c
 }
 
-func (p *pool) sendCall(c *call, db int, h uint64) {
+func (p *Pool) sendCall(c *call, db int, h uint64) {
 	for range 2 {
 		if p.nodes[c.node].conn(db, h).send(c) {
 			return
@@ -188,14 +207,14 @@ func (p *pool) sendCall(c *call, db int, h uint64) {
 	c.complete(backendError(p.nodes[c.node].addr, "", ErrBackendClosed))
 }
 
-func (p *pool) markMissed(node, db int, key []byte) {
+func (p *Pool) markMissed(node, db int, key []byte) {
 	if p.replicated {
 		p.cluster.MarkMissed(node, db, key)
 	}
 }
 
 // partition returns key's partition, computed once into *part (-1: not yet).
-func (p *pool) partition(part *int, key []byte) int {
+func (p *Pool) partition(part *int, key []byte) int {
 	if *part < 0 {
 		*part = p.ring.Partition(key)
 	}
@@ -204,7 +223,7 @@ func (p *pool) partition(part *int, key []byte) int {
 
 // current reports whether node holds a current copy of key: up, not
 // missed, not marked by another proxy, not owed.
-func (p *pool) current(node, db int, key []byte) bool {
+func (p *Pool) current(node, db int, key []byte) bool {
 	n := p.cluster.Node(node)
 	return n.State() == failover.Up && !n.Missed(db, key) && !n.Suspected() &&
 		!(n.HasDebt() && n.Owes(p.ring.Partition(key)))
@@ -216,7 +235,7 @@ func (p *pool) current(node, db int, key []byte) bool {
 // key's partition), so lacking the key means it does not exist. Marks by
 // other proxies do not count: they keep the node out of first choice, but
 // its answer is still taken when no unmarked owner is reachable.
-func (p *pool) refilled(node, db int, key []byte) bool {
+func (p *Pool) refilled(node, db int, key []byte) bool {
 	n := p.cluster.Node(node)
 	return n.State() != failover.Down && !n.Missed(db, key) && !n.Refilling() &&
 		!(n.HasDebt() && n.Owes(p.ring.Partition(key)))
@@ -226,7 +245,7 @@ func (p *pool) refilled(node, db int, key []byte) bool {
 // whose copy is current and that no other proxy marked, then RECOVERING or
 // marked ones, then (as a last resort) any reachable owner even if its copy
 // may be old.
-func (p *pool) readOrder(dst []int, owners []int, db int, key []byte) []int {
+func (p *Pool) readOrder(dst []int, owners []int, db int, key []byte) []int {
 	dst = dst[:0]
 	if !p.replicated {
 		return append(dst, owners[0])
