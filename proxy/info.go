@@ -6,26 +6,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"sessionproxy/protocol/resp"
 	"sessionproxy/proxy/internal/backend"
 )
-
-// stats are the proxy-wide counters, named as Redis's INFO names them.
-type stats struct {
-	connectionsReceived atomic.Int64
-	connectedClients    atomic.Int64
-	commands            atomic.Int64
-	rejectedConnections atomic.Int64
-
-	// memcached front end, in memcached's `stats` names.
-	mcGets, mcSets, mcTouches    atomic.Int64
-	mcGetHits, mcGetMisses       atomic.Int64
-	mcDeleteHits, mcDeleteMisses atomic.Int64
-	mcIncrHits, mcIncrMisses     atomic.Int64
-}
 
 // cmdInfo answers INFO with the sections clients read (ioredis waits for
 // loading:0) plus a "nodes" section with every backend's health.
@@ -49,15 +34,15 @@ func cmdInfo(s *session, args [][]byte) []byte {
 	section("Server", func(b *strings.Builder) {
 		fmt.Fprintf(b, "redis_version:%s\r\nsessionproxy_version:%s\r\nredis_mode:standalone\r\nos:%s %s\r\narch_bits:64\r\n", redisVersion, srv.version, runtime.GOOS, runtime.GOARCH)
 		fmt.Fprintf(b, "process_id:%d\r\ntcp_port:%s\r\nuptime_in_seconds:%d\r\nuptime_in_days:%d\r\npool:%s\r\nreplicas:%d\r\n",
-			os.Getpid(), portOf(srv.addr), int(time.Since(srv.started).Seconds()), int(time.Since(srv.started).Hours()/24), s.p.Config().Name, s.p.Config().Replicas)
+			os.Getpid(), portOf(s.p.Config().Listen), int(time.Since(srv.ln.Started()).Seconds()), int(time.Since(srv.ln.Started()).Hours()/24), s.p.Config().Name, s.p.Config().Replicas)
 	})
 	section("Clients", func(b *strings.Builder) {
-		fmt.Fprintf(b, "connected_clients:%d\r\n", srv.stats.connectedClients.Load())
+		fmt.Fprintf(b, "connected_clients:%d\r\n", srv.ln.Stats().Connected.Load())
 	})
 	section("Persistence", func(b *strings.Builder) { b.WriteString("loading:0\r\n") })
 	section("Stats", func(b *strings.Builder) {
 		fmt.Fprintf(b, "total_connections_received:%d\r\ntotal_commands_processed:%d\r\nrejected_connections:%d\r\n",
-			srv.stats.connectionsReceived.Load(), srv.stats.commands.Load(), srv.stats.rejectedConnections.Load())
+			srv.ln.Stats().Received.Load(), srv.commands.Load(), srv.ln.Stats().Rejected.Load())
 	})
 	section("Replication", func(b *strings.Builder) { b.WriteString("role:master\r\nconnected_slaves:0\r\n") })
 	section("Nodes", func(b *strings.Builder) {

@@ -27,7 +27,7 @@ func startStubPool(t *testing.T, settings string, servers []string) (*backend.Po
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv.servers[0].p, dialPool(t, srv.Addrs()["stub"])
+	return srv.pools[0].p, dialPool(t, srv.Addrs()["stub"])
 }
 
 // stubSettings: requests time out quickly, and no node is taken out of

@@ -20,7 +20,7 @@ import (
 // every complete request in the buffer, routes them all, then waits for the
 // replies in order and writes them with one syscall.
 type session struct {
-	srv   *redisServer
+	srv   *redisFront
 	p     *backend.Pool
 	nc    net.Conn
 	id    int64
@@ -81,7 +81,7 @@ func (s *session) Parse(buf []byte) int {
 		raw := buf[start : start+used]
 		start += used
 		if len(args) > 0 {
-			s.srv.stats.commands.Add(1)
+			s.srv.commands.Add(1)
 			s.dispatch(args, raw)
 		}
 	}

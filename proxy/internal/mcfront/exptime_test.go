@@ -1,4 +1,4 @@
-package proxy
+package mcfront
 
 import (
 	"testing"
