@@ -4,13 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"sessionproxy/proxy/config"
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/mcfront"
 	"sessionproxy/proxy/internal/netio"
+	"sessionproxy/proxy/internal/redisfront"
 )
 
 // Options are settings that do not come from the pool config.
@@ -63,7 +63,7 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 		if pc.Protocol == config.ProtocolMemcache {
 			ps.front = mcfront.New(p, ln, writeTimeout)
 		} else {
-			ps.front = &redisFront{p: p, ln: ln, version: opts.Version, table: commandTable(), writeTimeout: writeTimeout}
+			ps.front = redisfront.New(p, ln, writeTimeout, opts.Version)
 		}
 		s.pools = append(s.pools, ps)
 	}
@@ -124,20 +124,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ps.p.Stop()
 	}
 	return err
-}
-
-// redisFront is the Redis front end of one pool.
-type redisFront struct {
-	p            *backend.Pool
-	ln           *netio.Listener
-	version      string
-	table        map[string]*cmdSpec
-	writeTimeout time.Duration
-	commands     atomic.Int64 // total_commands_processed
-}
-
-// Serve runs one client connection until it ends.
-func (f *redisFront) Serve(nc net.Conn, id int64) {
-	s := &session{srv: f, p: f.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: f.p.Config().Auth == ""}
-	s.serve()
 }

@@ -1,4 +1,4 @@
-package proxy
+package redisfront
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 // every complete request in the buffer, routes them all, then waits for the
 // replies in order and writes them with one syscall.
 type session struct {
-	srv   *redisFront
+	f     *Front
 	p     *backend.Pool
 	nc    net.Conn
 	id    int64
@@ -59,7 +59,7 @@ func (s *session) backendDB() int { return s.p.Config().RedisDB + s.db }
 
 func (s *session) serve() {
 	s.parser = resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.Config().MaxBulkLen}}
-	netio.Serve(s.nc, s.srv.writeTimeout, s)
+	netio.Serve(s.nc, s.f.writeTimeout, s)
 }
 
 func (s *session) Closing() bool  { return s.closeAfter }
@@ -81,7 +81,7 @@ func (s *session) Parse(buf []byte) int {
 		raw := buf[start : start+used]
 		start += used
 		if len(args) > 0 {
-			s.srv.commands.Add(1)
+			s.f.commands.Add(1)
 			s.dispatch(args, raw)
 		}
 	}
@@ -92,7 +92,7 @@ func (s *session) Parse(buf []byte) int {
 // request as the client sent it; it is forwarded as is where the proxy need
 // not change it, and stays valid until the batch's replies are written.
 func (s *session) dispatch(args [][]byte, raw []byte) {
-	spec := lookup(s.srv.table, args[0])
+	spec := lookup(s.f.table, args[0])
 	if spec == nil {
 		s.replyLocal(errUnknownCommand(args))
 		return

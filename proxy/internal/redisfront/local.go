@@ -1,4 +1,4 @@
-package proxy
+package redisfront
 
 import (
 	"bytes"
@@ -212,15 +212,15 @@ func cmdReset(s *session, args [][]byte) []byte {
 // cmdCommand answers COMMAND, COMMAND COUNT, COMMAND INFO and COMMAND DOCS
 // from the command table: enough for redis-cli's hints and client libraries.
 func cmdCommand(s *session, args [][]byte) []byte {
-	names := make([]string, 0, len(s.srv.table))
-	for n := range s.srv.table {
+	names := make([]string, 0, len(s.f.table))
+	for n := range s.f.table {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	if len(args) == 1 {
 		out := redcon.AppendArray(nil, len(names))
 		for _, n := range names {
-			out = appendCommandInfo(out, s.srv.table[n])
+			out = appendCommandInfo(out, s.f.table[n])
 		}
 		return out
 	}
@@ -232,7 +232,7 @@ func cmdCommand(s *session, args [][]byte) []byte {
 	case "INFO":
 		out := redcon.AppendArray(nil, len(args)-2)
 		for _, a := range args[2:] {
-			if spec := lookup(s.srv.table, a); spec != nil {
+			if spec := lookup(s.f.table, a); spec != nil {
 				out = appendCommandInfo(out, spec)
 			} else {
 				out = resp.AppendNull(out, s.proto)
@@ -271,7 +271,7 @@ func cmdMulti(s *session, args [][]byte) []byte {
 }
 
 func (s *session) queue(args [][]byte) {
-	spec := lookup(s.srv.table, args[0])
+	spec := lookup(s.f.table, args[0])
 	if spec == nil || (spec.arity > 0 && len(args) != spec.arity) || (spec.arity < 0 && len(args) < -spec.arity) {
 		s.multiErr = true
 		if spec == nil {
@@ -300,7 +300,7 @@ func cmdExec(s *session, args [][]byte) []byte {
 	}
 	out := redcon.AppendArray(nil, len(queued))
 	for _, q := range queued {
-		sl := s.route(lookup(s.srv.table, q[0]), q, nil)
+		sl := s.route(lookup(s.f.table, q[0]), q, nil)
 		out = s.finish(out, &sl)
 	}
 	return out

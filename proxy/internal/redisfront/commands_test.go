@@ -1,4 +1,4 @@
-package proxy
+package redisfront
 
 import (
 	"slices"
@@ -66,7 +66,7 @@ func TestKeyIndexes(t *testing.T) {
 	}
 }
 
-func TestEveryCommandOfTheIssueIsInTheTable(t *testing.T) {
+func TestEverySessionStoreCommandIsInTheTable(t *testing.T) {
 	table := commandTable()
 	for _, name := range []string{
 		"ping", "echo", "quit", "auth", "select", "hello", "client", "info", "command", "dbsize", "time",

@@ -1,4 +1,4 @@
-package proxy
+package redisfront
 
 import (
 	"bytes"

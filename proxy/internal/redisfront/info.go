@@ -1,4 +1,4 @@
-package proxy
+package redisfront
 
 import (
 	"fmt"
@@ -30,19 +30,19 @@ func cmdInfo(s *session, args [][]byte) []byte {
 			f(&b)
 		}
 	}
-	srv := s.srv
+	f := s.f
 	section("Server", func(b *strings.Builder) {
-		fmt.Fprintf(b, "redis_version:%s\r\nsessionproxy_version:%s\r\nredis_mode:standalone\r\nos:%s %s\r\narch_bits:64\r\n", redisVersion, srv.version, runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintf(b, "redis_version:%s\r\nsessionproxy_version:%s\r\nredis_mode:standalone\r\nos:%s %s\r\narch_bits:64\r\n", redisVersion, f.version, runtime.GOOS, runtime.GOARCH)
 		fmt.Fprintf(b, "process_id:%d\r\ntcp_port:%s\r\nuptime_in_seconds:%d\r\nuptime_in_days:%d\r\npool:%s\r\nreplicas:%d\r\n",
-			os.Getpid(), portOf(s.p.Config().Listen), int(time.Since(srv.ln.Started()).Seconds()), int(time.Since(srv.ln.Started()).Hours()/24), s.p.Config().Name, s.p.Config().Replicas)
+			os.Getpid(), portOf(s.p.Config().Listen), int(time.Since(f.ln.Started()).Seconds()), int(time.Since(f.ln.Started()).Hours()/24), s.p.Config().Name, s.p.Config().Replicas)
 	})
 	section("Clients", func(b *strings.Builder) {
-		fmt.Fprintf(b, "connected_clients:%d\r\n", srv.ln.Stats().Connected.Load())
+		fmt.Fprintf(b, "connected_clients:%d\r\n", f.ln.Stats().Connected.Load())
 	})
 	section("Persistence", func(b *strings.Builder) { b.WriteString("loading:0\r\n") })
 	section("Stats", func(b *strings.Builder) {
 		fmt.Fprintf(b, "total_connections_received:%d\r\ntotal_commands_processed:%d\r\nrejected_connections:%d\r\n",
-			srv.ln.Stats().Received.Load(), srv.commands.Load(), srv.ln.Stats().Rejected.Load())
+			f.ln.Stats().Received.Load(), f.commands.Load(), f.ln.Stats().Rejected.Load())
 	})
 	section("Replication", func(b *strings.Builder) { b.WriteString("role:master\r\nconnected_slaves:0\r\n") })
 	section("Nodes", func(b *strings.Builder) {
