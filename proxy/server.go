@@ -15,8 +15,11 @@ import (
 
 // Options are settings that do not come from the pool config.
 type Options struct {
+	// Version is the proxy's version, shown by INFO as
+	// sessionproxy_version. Default "".
 	Version string
-	Logger  *slog.Logger
+	// Logger receives the pools' logs. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Server runs every configured pool: its listener, client sessions and backends.
