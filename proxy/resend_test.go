@@ -97,14 +97,28 @@ func TestTimedOutRequestIsResentOnlyIfSafeToRunTwice(t *testing.T) {
 		{[]string{"GETSET", "hang:getset", "v"}, 2},
 	}
 	for _, tc := range cases {
-		reply := roundTripRESP(t, c, tc.args...)
-		if !strings.HasPrefix(reply, "-") || !strings.Contains(reply, "timed out") {
-			t.Errorf("%q: reply %q, want the timeout error", tc.args, reply)
-		}
-		req := strings.Join(tc.args, " ")
-		sends := 0
-		for _, s := range stubs {
-			sends += s.Count(req)
+		// A resendable request whose first owner's connection was still
+		// being closed by the previous case's timeout fails there before it
+		// is written, and reaches one server only: such a case gets two
+		// more tries under new keys.
+		var sends int
+		for try := range 3 {
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				args[i] = strings.Replace(a, "hang:", fmt.Sprintf("hang:%d", try), 1)
+			}
+			reply := roundTripRESP(t, c, args...)
+			if !strings.HasPrefix(reply, "-") || !strings.Contains(reply, "timed out") {
+				t.Errorf("%q: reply %q, want the timeout error", args, reply)
+			}
+			req := strings.Join(args, " ")
+			sends = 0
+			for _, s := range stubs {
+				sends += s.Count(req)
+			}
+			if sends >= tc.sends || tc.sends == 1 {
+				break
+			}
 		}
 		if sends != tc.sends {
 			t.Errorf("%q reached %d servers, want %d", tc.args, sends, tc.sends)

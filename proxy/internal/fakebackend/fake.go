@@ -75,8 +75,17 @@ func StartStub(t testing.TB, serve func(s *Stub, c net.Conn)) *Stub {
 		t.Fatal(err)
 	}
 	s := &Stub{Addr: ln.Addr().String()}
-	var wg sync.WaitGroup
+	// A connection the kernel queued before the listener closed may be
+	// accepted while the cleanup waits: closed keeps it from joining wg then.
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		closed bool
+	)
 	t.Cleanup(func() {
+		mu.Lock()
+		closed = true
+		mu.Unlock()
 		ln.Close()
 		wg.Wait()
 	})
@@ -86,7 +95,14 @@ func StartStub(t testing.TB, serve func(s *Stub, c net.Conn)) *Stub {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
 			wg.Add(1)
+			mu.Unlock()
 			go func() {
 				defer wg.Done()
 				defer c.Close()
