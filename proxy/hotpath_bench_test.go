@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,83 +15,8 @@ import (
 
 	"sessionproxy/protocol/resp"
 	"sessionproxy/proxy/config"
+	"sessionproxy/proxy/internal/fakebackend"
 )
-
-// fakeRedis answers just enough RESP for the proxy's hot path to be
-// measured without a real server's cost: GET gets a value of valueSize
-// bytes, INFO a run_id, HELLO an error (go-redis then speaks RESP2), PTTL
-// and DUMP a live key's state, anything else +OK; sets counts the SETEXs
-// it answered when not nil.
-// Benchmarks and the write-round test only: the tests use real redis-server.
-func fakeRedis(b testing.TB, valueSize int, sets *atomic.Int64) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	value := fmt.Appendf(nil, "$%d\r\n%s\r\n", valueSize, bytes.Repeat([]byte{'v'}, valueSize))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveFake(c, value, sets)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func serveFake(c net.Conn, value []byte, sets *atomic.Int64) {
-	defer c.Close()
-	var p resp.Parser
-	buf := make([]byte, 0, 64<<10)
-	var out []byte
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
-		}
-		n, err := c.Read(buf[len(buf):cap(buf)])
-		if err != nil {
-			return
-		}
-		buf = buf[:len(buf)+n]
-		start := 0
-		out = out[:0]
-		for start < len(buf) {
-			args, used, err := p.Parse(buf[start:])
-			if err != nil || used == 0 {
-				break
-			}
-			start += used
-			switch strings.ToUpper(string(args[0])) {
-			case "GET":
-				out = append(out, value...)
-			case "INFO":
-				out = append(out, "$19\r\nrun_id:fake-backend\r\n"...)
-			case "HELLO":
-				out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
-			case "PING":
-				out = append(out, "+PONG\r\n"...)
-			case "PTTL": // what a replicated lock captures, with DUMP
-				out = append(out, ":30000\r\n"...)
-			case "DUMP":
-				out = append(out, "$4\r\ndump\r\n"...)
-			case "SETEX":
-				if sets != nil {
-					sets.Add(1)
-				}
-				out = append(out, "+OK\r\n"...)
-			default:
-				out = append(out, "+OK\r\n"...)
-			}
-		}
-		buf = buf[:copy(buf, buf[start:])]
-		if _, err := c.Write(out); err != nil {
-			return
-		}
-	}
-}
 
 // benchmarkProxy runs b.N requests through a proxy pool over 3 fake
 // backends, pipelined depth at a time on one client connection, and
@@ -141,7 +65,7 @@ func startFakeProxy(b testing.TB, extra string, sets *atomic.Int64) net.Conn {
 func startFakePool(b testing.TB, extra string, sets *atomic.Int64) string {
 	var addrs []string
 	for range 3 {
-		addrs = append(addrs, fakeRedis(b, 2048, sets))
+		addrs = append(addrs, fakebackend.Redis(b, 2048, sets))
 	}
 	return startPoolOver(b, "  redis: true\n"+extra, addrs)
 }

@@ -5,77 +5,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
+
+	"sessionproxy/proxy/internal/fakebackend"
 )
-
-// fakeMemcached answers the meta commands the proxy sends its memcached
-// backends, from no store: mg gets a value of valueSize bytes, ms and md
-// HD, stats a pid. Benchmarks only: the tests use real memcached.
-func fakeMemcached(b testing.TB, valueSize int) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	value := fmt.Appendf(nil, "VA %d f0 c1\r\n%s\r\n", valueSize, bytes.Repeat([]byte{'v'}, valueSize))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveFakeMemcached(c, value)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func serveFakeMemcached(c net.Conn, value []byte) {
-	defer c.Close()
-	r := bufio.NewReaderSize(c, 64<<10)
-	w := bufio.NewWriterSize(c, 64<<10)
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			return
-		}
-		// Fields by hand: the benchmarks count every allocation in the process.
-		cmd, rest, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(" "))
-		switch string(cmd) {
-		case "mg":
-			w.Write(value)
-		case "ms":
-			_, rest, _ = bytes.Cut(rest, []byte(" ")) // the key
-			size, _, _ := bytes.Cut(rest, []byte(" "))
-			n, err := strconv.Atoi(string(bytes.TrimPrefix(size, []byte("S"))))
-			if err != nil {
-				return
-			}
-			if _, err := r.Discard(n + 2); err != nil {
-				return
-			}
-			w.WriteString("HD\r\n")
-		case "md":
-			w.WriteString("HD\r\n")
-		case "mn":
-			w.WriteString("MN\r\n")
-		case "stats":
-			w.WriteString("STAT pid 1\r\nSTAT uptime 100\r\nEND\r\n")
-		case "version":
-			w.WriteString("VERSION 1.6.18\r\n")
-		default:
-			w.WriteString("ERROR\r\n")
-		}
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
-				return
-			}
-		}
-	}
-}
 
 // benchmarkMemcache runs b.N text-protocol requests through a memcache
 // pool over 3 fake backends, depth at a time on one client connection.
@@ -87,7 +22,7 @@ func benchmarkMemcache(b *testing.B, replicas, depth int, command func(i int) []
 func benchmarkMemcacheWith(b *testing.B, replicas, depth int, command func(i int) []byte, read func(*bufio.Reader) error) {
 	var servers []string
 	for range 3 {
-		servers = append(servers, fakeMemcached(b, 2048))
+		servers = append(servers, fakebackend.Memcached(b, 2048))
 	}
 	c := startProxyOver(b, fmt.Sprintf("  replicas: %d\n", replicas), servers)
 	runPipelined(b, c, depth, command, read)

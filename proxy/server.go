@@ -2,33 +2,46 @@ package proxy
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"sessionproxy/proxy/config"
+	"sessionproxy/proxy/internal/backend"
+	"sessionproxy/proxy/internal/mcfront"
+	"sessionproxy/proxy/internal/netio"
+	"sessionproxy/proxy/internal/redisfront"
 )
 
 // Options are settings that do not come from the pool config.
 type Options struct {
+	// Version is the proxy's version, shown by INFO as
+	// sessionproxy_version. Default "".
 	Version string
-	Logger  *slog.Logger
+	// Logger receives the pools' logs. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Server runs every configured pool: its listener, client sessions and backends.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	servers []*redisServer
+	opts  Options
+	log   *slog.Logger
+	pools []*poolServer
 }
+
+// poolServer is one pool as it runs: its backends, the listener its
+// clients connect to, and the front end that serves them.
+type poolServer struct {
+	p     *backend.Pool
+	ln    *netio.Listener
+	front interface {
+		Serve(nc net.Conn, id int64)
+	}
+}
+
+// refusal is what a client refused for client_connections reads before
+// the connection closes.
+var refusal = []byte("-ERR max number of clients reached\r\n")
 
 // New prepares the pools; nothing listens until Start.
 func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error) {
@@ -37,32 +50,50 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	for _, pc := range pools {
-		p, err := newPool(ctx, pc, s.log)
+		p, err := backend.New(ctx, pc, codecFor(pc), s.log)
 		if err != nil {
 			return nil, err
 		}
-		s.servers = append(s.servers, &redisServer{
-			p: p, addr: pc.Listen, version: opts.Version, log: p.log,
-			table: commandTable(), writeTimeout: max(pc.Timeout, 5*time.Second),
-			conns: make(map[net.Conn]struct{}),
+		ln := netio.NewListener(netio.ListenConfig{
+			Pool: pc.Name, Addr: pc.Listen, Perm: pc.ListenPerm,
+			KeepAlive: pc.TCPKeepalive, ReusePort: pc.ReusePort,
+			MaxClients: pc.ClientConnections, Refusal: refusal,
+			Log: s.log.With("pool", pc.Name),
 		})
+		// A client that reads no replies is dropped after this long.
+		writeTimeout := max(pc.Timeout, 5*time.Second)
+		ps := &poolServer{p: p, ln: ln}
+		if pc.Protocol == config.ProtocolMemcache {
+			ps.front = mcfront.New(p, ln, writeTimeout)
+		} else {
+			ps.front = redisfront.New(p, ln, writeTimeout, opts.Version)
+		}
+		s.pools = append(s.pools, ps)
 	}
 	return s, nil
 }
 
+// codecFor is the codec of the pool's backend servers.
+func codecFor(pc config.Pool) backend.Codec {
+	if pc.Protocol == config.ProtocolMemcache {
+		return backend.NewMemcacheCodec()
+	}
+	return backend.NewRedisCodec(pc.RedisAuth)
+}
+
 // Start listens on every pool's address and serves in the background.
 func (s *Server) Start() error {
-	for _, rs := range s.servers {
-		if err := rs.listen(); err != nil {
+	for _, ps := range s.pools {
+		if err := ps.ln.Listen(); err != nil {
 			s.closeListeners()
 			return err
 		}
 	}
-	for _, rs := range s.servers {
-		rs.p.start()
-		rs.wg.Add(1)
-		go rs.acceptLoop()
-		s.log.Info("pool listening", "pool", rs.p.cfg.Name, "listen", rs.Addr(), "servers", len(rs.p.nodes), "replicas", rs.p.cfg.Replicas)
+	for _, ps := range s.pools {
+		ps.p.Start()
+		ps.ln.Serve(ps.front.Serve)
+		cfg := ps.p.Config()
+		s.log.Info("pool listening", "pool", cfg.Name, "listen", ps.ln.Addr(), "servers", ps.p.Len(), "replicas", cfg.Replicas)
 	}
 	return nil
 }
@@ -70,17 +101,15 @@ func (s *Server) Start() error {
 // Addrs returns each pool's listening address (useful with port 0).
 func (s *Server) Addrs() map[string]string {
 	out := map[string]string{}
-	for _, rs := range s.servers {
-		out[rs.p.cfg.Name] = rs.Addr()
+	for _, ps := range s.pools {
+		out[ps.p.Config().Name] = ps.ln.Addr()
 	}
 	return out
 }
 
 func (s *Server) closeListeners() {
-	for _, rs := range s.servers {
-		if rs.ln != nil {
-			rs.ln.Close()
-		}
+	for _, ps := range s.pools {
+		ps.ln.Close()
 	}
 }
 
@@ -89,171 +118,13 @@ func (s *Server) closeListeners() {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
 	var err error
-	for _, rs := range s.servers {
-		if e := rs.drain(ctx); e != nil {
+	for _, ps := range s.pools {
+		if e := ps.ln.Drain(ctx); e != nil {
 			err = e
 		}
 	}
-	for _, rs := range s.servers {
-		rs.p.stop()
+	for _, ps := range s.pools {
+		ps.p.Stop()
 	}
 	return err
-}
-
-// redisServer is the front end of one pool: its listener and client connections.
-type redisServer struct {
-	p            *pool
-	addr         string
-	version      string
-	log          *slog.Logger
-	table        map[string]*cmdSpec
-	writeTimeout time.Duration
-	ln           net.Listener
-	started      time.Time
-	stats        stats
-	nextID       atomic.Int64
-
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closing bool
-	wg      sync.WaitGroup
-}
-
-func (rs *redisServer) Addr() string {
-	if rs.ln == nil {
-		return rs.addr
-	}
-	return rs.ln.Addr().String()
-}
-
-func (rs *redisServer) listen() error {
-	network := "tcp"
-	if rs.p.cfg.ListenPerm != 0 || (len(rs.addr) > 0 && rs.addr[0] == '/') {
-		network = "unix"
-		os.Remove(rs.addr)
-	}
-	// Client connections get TCP keepalive only with tcpkeepalive, as in
-	// twemproxy (Go's default, always on, also costs four setsockopt calls
-	// per accepted connection, and PHP opens one per page).
-	lc := net.ListenConfig{KeepAlive: keepAlive(rs.p.cfg.TCPKeepalive)}
-	if rs.p.cfg.ReusePort && network == "tcp" {
-		lc.Control = setReusePort
-	}
-	ln, err := lc.Listen(context.Background(), network, rs.addr)
-	if err != nil {
-		return fmt.Errorf("pool %s: listen %s: %w", rs.p.cfg.Name, rs.addr, err)
-	}
-	if network == "unix" && rs.p.cfg.ListenPerm != 0 {
-		if err := os.Chmod(rs.addr, rs.p.cfg.ListenPerm); err != nil {
-			ln.Close()
-			return fmt.Errorf("pool %s: chmod %s: %w", rs.p.cfg.Name, rs.addr, err)
-		}
-	}
-	rs.ln = ln
-	rs.started = time.Now()
-	return nil
-}
-
-func (rs *redisServer) acceptLoop() {
-	defer rs.wg.Done()
-	for {
-		nc, err := rs.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			rs.log.Warn("accept failed", "err", err)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		rs.stats.connectionsReceived.Add(1)
-		if max := rs.p.cfg.ClientConnections; max > 0 && int(rs.stats.connectedClients.Load()) >= max {
-			rs.stats.rejectedConnections.Add(1)
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
-			nc.Close()
-			continue
-		}
-		rs.mu.Lock()
-		if rs.closing {
-			rs.mu.Unlock()
-			nc.Close()
-			return
-		}
-		rs.conns[nc] = struct{}{}
-		rs.wg.Add(1)
-		rs.mu.Unlock()
-		rs.stats.connectedClients.Add(1)
-		go func() {
-			defer rs.wg.Done()
-			defer func() {
-				rs.mu.Lock()
-				delete(rs.conns, nc)
-				rs.mu.Unlock()
-				rs.stats.connectedClients.Add(-1)
-				nc.Close()
-			}()
-			rs.serveConn(nc, rs.nextID.Add(1))
-		}()
-	}
-}
-
-// serveConn runs one client connection in the pool's protocol.
-func (rs *redisServer) serveConn(nc net.Conn, id int64) {
-	if rs.p.cfg.Protocol == config.ProtocolMemcache {
-		serveMemcache(rs, nc, id)
-		return
-	}
-	s := &session{srv: rs, p: rs.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: rs.p.cfg.Auth == ""}
-	s.serve()
-}
-
-// drain wakes every session from its read so it finishes its current batch
-// and exits, then waits for them.
-func (rs *redisServer) drain(ctx context.Context) error {
-	rs.mu.Lock()
-	rs.closing = true
-	for nc := range rs.conns {
-		nc.SetReadDeadline(time.Now())
-	}
-	rs.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		rs.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		rs.mu.Lock()
-		for nc := range rs.conns {
-			nc.Close()
-		}
-		rs.mu.Unlock()
-		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", rs.p.cfg.Name, ctx.Err())
-	}
-}
-
-// setReusePort sets SO_REUSEPORT (twemproxy's reuseport): several proxy
-// processes may then listen on one port, the kernel spreading connections.
-func setReusePort(network, address string, rc syscall.RawConn) error {
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("set SO_REUSEPORT on %s: %w", address, serr)
-	}
-	return nil
-}
-
-// keepAlive is the net.ListenConfig KeepAlive for twemproxy's
-// tcpkeepalive: Go's default period when on, none when off.
-func keepAlive(on bool) time.Duration {
-	if on {
-		return 0
-	}
-	return -1
 }

@@ -147,6 +147,14 @@ const (
 	StatusOutOfMemory    Status = 0x0082
 )
 
+// More binary response statuses of memcached's protocol_binary.h, for
+// requests a server cannot serve.
+const (
+	StatusNotSupported     Status = 0x0083 // NOT_SUPPORTED
+	StatusInternalError    Status = 0x0084 // EINTERNAL
+	StatusTemporaryFailure Status = 0x0086 // ETMPFAIL: the request may succeed later
+)
+
 // Message returns the body memcached's write_bin_error sends with the
 // status ("Not found", "Data exists for key.", ...), or "" for NoError,
 // AuthContinue and unknown statuses.

@@ -60,8 +60,9 @@ type Pool struct {
 	Timeout time.Duration
 	// Backlog is the listen backlog; accepted for compatibility. Default 512.
 	Backlog int
-	// ClientConnections is twemproxy's client_connections, accepted for
-	// compatibility; 0 means unlimited. Default 0.
+	// ClientConnections is twemproxy's client_connections: the most client
+	// connections the pool holds open at once; one more is refused. 0
+	// means unlimited. Default 0.
 	ClientConnections int
 	// TCPKeepalive is twemproxy's tcpkeepalive: TCP keepalive on client
 	// connections. Default false.

@@ -1,0 +1,47 @@
+package mcfront
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"sessionproxy/protocol/memcache"
+	"sessionproxy/proxy/internal/backend"
+	"sessionproxy/proxy/internal/netio"
+)
+
+// memcachedVersion is the version the proxy reports: the protocol it speaks
+// is memcached 1.6's.
+const memcachedVersion = "1.6.18"
+
+// Front is the memcached front end of one pool.
+type Front struct {
+	p            *backend.Pool
+	ln           *netio.Listener
+	writeTimeout time.Duration
+	counts       counters
+}
+
+// counters are the front end's request counters, shown by `stats` under
+// memcached's names.
+type counters struct {
+	gets, sets, touches      atomic.Int64
+	getHits, getMisses       atomic.Int64
+	deleteHits, deleteMisses atomic.Int64
+	incrHits, incrMisses     atomic.Int64
+}
+
+// New is the front end of pool p, whose clients ln accepts. writeTimeout
+// bounds a wait for a client to make room for its replies.
+func New(p *backend.Pool, ln *netio.Listener, writeTimeout time.Duration) *Front {
+	return &Front{p: p, ln: ln, writeTimeout: writeTimeout}
+}
+
+// Serve runs one client connection until it ends; id is unused (memcached
+// has no client ids).
+func (f *Front) Serve(nc net.Conn, id int64) {
+	cfg := f.p.Config()
+	s := &session{f: f, p: f.p, nc: nc, authed: cfg.Auth == "",
+		lim: memcache.Limits{ItemSizeMax: cfg.ItemSizeMax}}
+	netio.Serve(nc, f.writeTimeout, s)
+}

@@ -1,0 +1,220 @@
+package netio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig is how a pool's clients reach it.
+type ListenConfig struct {
+	// Pool names the pool in errors.
+	Pool string
+	// Addr is "host:port", or the path of a unix socket (which starts
+	// with "/", or has a Perm).
+	Addr string
+	// Perm is the unix socket's file mode; 0 leaves the one the umask gives.
+	Perm os.FileMode
+	// KeepAlive turns TCP keepalive on for client connections
+	// (twemproxy's tcpkeepalive).
+	KeepAlive bool
+	// ReusePort sets SO_REUSEPORT on the listener (twemproxy's reuseport).
+	ReusePort bool
+	// MaxClients refuses connections beyond this many (twemproxy's
+	// client_connections); 0 is no limit.
+	MaxClients int
+	// Refusal is written to a client refused for MaxClients before it is
+	// closed.
+	Refusal []byte
+	Log     *slog.Logger
+}
+
+// ClientStats are a listener's counters of client connections.
+type ClientStats struct {
+	Received  atomic.Int64 // accepted since the start, refused ones included
+	Connected atomic.Int64 // open now
+	Rejected  atomic.Int64 // refused for MaxClients
+}
+
+// Listener accepts a pool's client connections and runs each on a
+// goroutine of its own, until Drain.
+type Listener struct {
+	cfg     ListenConfig
+	ln      net.Listener
+	started time.Time
+	stats   ClientStats
+	nextID  atomic.Int64
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// NewListener prepares a listener; nothing listens until Listen.
+func NewListener(cfg ListenConfig) *Listener {
+	return &Listener{cfg: cfg, conns: make(map[net.Conn]struct{})}
+}
+
+// Addr is the address clients connect to: the one listened on once
+// listening (with the port picked for port 0), the configured one before.
+func (l *Listener) Addr() string {
+	if l.ln == nil {
+		return l.cfg.Addr
+	}
+	return l.ln.Addr().String()
+}
+
+// Started is when Listen succeeded.
+func (l *Listener) Started() time.Time { return l.started }
+
+// Stats are the listener's client counters.
+func (l *Listener) Stats() *ClientStats { return &l.stats }
+
+// Listen opens the listening socket.
+func (l *Listener) Listen() error {
+	network := "tcp"
+	if l.cfg.Perm != 0 || (len(l.cfg.Addr) > 0 && l.cfg.Addr[0] == '/') {
+		network = "unix"
+		os.Remove(l.cfg.Addr)
+	}
+	// Client connections get TCP keepalive only with tcpkeepalive, as in
+	// twemproxy (Go's default, always on, also costs four setsockopt calls
+	// per accepted connection, and PHP opens one per page).
+	lc := net.ListenConfig{KeepAlive: keepAlive(l.cfg.KeepAlive)}
+	if l.cfg.ReusePort && network == "tcp" {
+		lc.Control = setReusePort
+	}
+	ln, err := lc.Listen(context.Background(), network, l.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("pool %s: listen %s: %w", l.cfg.Pool, l.cfg.Addr, err)
+	}
+	if network == "unix" && l.cfg.Perm != 0 {
+		if err := os.Chmod(l.cfg.Addr, l.cfg.Perm); err != nil {
+			ln.Close()
+			return fmt.Errorf("pool %s: chmod %s: %w", l.cfg.Pool, l.cfg.Addr, err)
+		}
+	}
+	l.ln = ln
+	l.started = time.Now()
+	return nil
+}
+
+// Serve accepts connections in the background and runs serve on each,
+// with a connection id unique in the listener; the connection is closed
+// when serve returns.
+func (l *Listener) Serve(serve func(nc net.Conn, id int64)) {
+	l.wg.Add(1)
+	go l.acceptLoop(serve)
+}
+
+func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
+	defer l.wg.Done()
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.cfg.Log.Warn("accept failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		l.stats.Received.Add(1)
+		if max := l.cfg.MaxClients; max > 0 && int(l.stats.Connected.Load()) >= max {
+			l.stats.Rejected.Add(1)
+			nc.Write(l.cfg.Refusal)
+			nc.Close()
+			continue
+		}
+		l.mu.Lock()
+		if l.closing {
+			l.mu.Unlock()
+			nc.Close()
+			return
+		}
+		l.conns[nc] = struct{}{}
+		l.wg.Add(1)
+		l.mu.Unlock()
+		l.stats.Connected.Add(1)
+		go func() {
+			defer l.wg.Done()
+			defer func() {
+				l.mu.Lock()
+				delete(l.conns, nc)
+				l.mu.Unlock()
+				l.stats.Connected.Add(-1)
+				nc.Close()
+			}()
+			serve(nc, l.nextID.Add(1))
+		}()
+	}
+}
+
+// Close stops accepting; the connections already accepted go on.
+func (l *Listener) Close() {
+	if l.ln != nil {
+		l.ln.Close()
+	}
+}
+
+// Drain wakes every connection from its read, so that its session
+// finishes the batch it is in and returns, then waits for them. When ctx
+// ends first, it closes the connections still open.
+func (l *Listener) Drain(ctx context.Context) error {
+	l.mu.Lock()
+	l.closing = true
+	for nc := range l.conns {
+		nc.SetReadDeadline(time.Now())
+	}
+	l.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		for nc := range l.conns {
+			nc.Close()
+		}
+		l.mu.Unlock()
+		return fmt.Errorf("pool %s: clients still busy at shutdown: %w", l.cfg.Pool, ctx.Err())
+	}
+}
+
+// setReusePort sets SO_REUSEPORT (twemproxy's reuseport): several proxy
+// processes may then listen on one port, the kernel spreading connections.
+func setReusePort(network, address string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("set SO_REUSEPORT on %s: %w", address, serr)
+	}
+	return nil
+}
+
+// keepAlive is the net.ListenConfig KeepAlive for twemproxy's
+// tcpkeepalive: Go's default period when on, none when off.
+func keepAlive(on bool) time.Duration {
+	if on {
+		return 0
+	}
+	return -1
+}
