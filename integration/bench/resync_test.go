@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The lines as proxy/info.go's nodeLines writes them; `stats nodes` has the
+// The lines as the proxy's backend.NodeLines writes them; `stats nodes` has the
 // same values with spaces turned into underscores.
 const (
 	node0Line = "name=r1,addr=127.0.0.1:7001,state=up,redundant=yes,failures=0,missed_keys=0,full_resync_needed=0,owed_partitions=0,owed_from=,resync=done,resync_keys_copied=6511,resync_keys_left=0,resync_keys_per_sec=12997,transitions=3,last_change=1760000000,last_error=restarted"
