@@ -96,7 +96,7 @@ func NewCluster(cfg Config, names, addrs []string, prober Prober, repairer Repai
 	}
 	c := &Cluster{cfg: cfg, prober: prober, repairer: repairer, gossipWake: make(chan struct{}, 1)}
 	for i := range names {
-		n := &Node{Index: i, Name: names[i], Addr: addrs[i], missed: make(map[KeyRef]uint64), lastChange: time.Now()}
+		n := &Node{Index: i, Name: names[i], Addr: addrs[i], missed: make(map[KeyRef]missMark), lastChange: time.Now()}
 		c.nodes = append(c.nodes, n)
 		c.wake = append(c.wake, make(chan struct{}, 1))
 	}
@@ -240,9 +240,22 @@ func (c *Cluster) markRestarted(n *Node) {
 	c.poke(n.Index)
 }
 
+// Unshared is the sent clock of a write that failed on the only owner it
+// was sent to (a conditional command's decider): no other owner took it,
+// so it makes no other owner's copy newer than this one's (StaleSource).
+const Unshared uint64 = 1
+
+// Clock is the cluster's clock for MarkMissedSent: take it when a write is
+// sent. It advances with every mark and every flush.
+func (c *Cluster) Clock() uint64 { return c.missSeq.Load() }
+
 // MarkMissed records that node i did not receive a write to key, so it must
 // not serve the key until repaired.
-func (c *Cluster) MarkMissed(i int, db int, key []byte) {
+func (c *Cluster) MarkMissed(i int, db int, key []byte) { c.MarkMissedSent(i, db, key, 0) }
+
+// MarkMissedSent is MarkMissed for a write sent when the cluster's Clock
+// was sent (0: now; Unshared: it went to no other owner).
+func (c *Cluster) MarkMissedSent(i int, db int, key []byte, sent uint64) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	if n.overflow {
@@ -251,14 +264,18 @@ func (c *Cluster) MarkMissed(i int, db int, key []byte) {
 	}
 	if len(n.missed) >= c.cfg.MaxMissedKeys {
 		n.overflow = true
-		n.missed = make(map[KeyRef]uint64)
+		n.missed = make(map[KeyRef]missMark)
 		n.updateHasMissedLocked()
 		n.mu.Unlock()
 		c.cfg.Logger.Warn("missed-key set overflowed: node needs a full resync", "node", n.Name, "limit", c.cfg.MaxMissedKeys)
 		c.transition(n, Down, "missed-key set overflowed")
 		return
 	}
-	n.missed[KeyRef{DB: db, Key: string(key)}] = c.missSeq.Add(1)
+	seq := c.missSeq.Add(1)
+	if sent == 0 {
+		sent = seq
+	}
+	n.missed[KeyRef{DB: db, Key: string(key)}] = missMark{seq: seq, sent: sent}
 	first := !n.hasMissed.Swap(true)
 	n.mu.Unlock()
 	if first {
@@ -273,7 +290,7 @@ func (c *Cluster) MarkAllMissed(i int) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	n.overflow = true
-	n.missed = make(map[KeyRef]uint64)
+	n.missed = make(map[KeyRef]missMark)
 	n.updateHasMissedLocked()
 	n.mu.Unlock()
 	if n.State() != Down {
@@ -429,8 +446,11 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 		if err := c.repairer.Flush(ctx, n.Index); err != nil {
 			return err
 		}
+		// Every write sent before this took a clock below it, every later
+		// one a clock at or above it.
+		flushedAt := c.missSeq.Add(1)
 		n.mu.Lock()
-		n.flushedAt = c.missSeq.Load()
+		n.flushedAt = flushedAt
 		n.mu.Unlock()
 		n.refilling.Store(true)
 	}
@@ -456,13 +476,12 @@ func (c *Cluster) recover(ctx context.Context, n *Node, runID string) error {
 	case <-time.After(c.cfg.Timeout):
 	}
 	if full {
-		missedBefore := c.missSeq.Load()
 		plan, debts := c.plan(n)
 		failed, err := c.repairer.Copy(ctx, n.Index, plan, "full resync")
 		if err != nil {
 			return err
 		}
-		c.setDebt(n, debts, failed, missedBefore)
+		c.setDebt(n, debts, failed)
 	}
 	if err := c.drainMissed(ctx, n); err != nil {
 		return err

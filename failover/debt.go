@@ -128,9 +128,8 @@ func transfers(bySource map[int][]int) []Transfer {
 
 // setDebt records what n owes after a full resync: the partitions no
 // source could give, and those whose transfer failed. Sources that
-// discarded their data meanwhile are dropped. missedBefore is the node's
-// missed-key sequence number when the resync started.
-func (c *Cluster) setDebt(n *Node, debts map[int][]debtSource, failed []Transfer, missedBefore uint64) {
+// discarded their data meanwhile are dropped.
+func (c *Cluster) setDebt(n *Node, debts map[int][]debtSource, failed []Transfer) {
 	for _, t := range failed {
 		for _, p := range t.Partitions {
 			debts[p] = c.sourcesOf(n, c.cfg.PartitionOwners(p))
@@ -140,13 +139,14 @@ func (c *Cluster) setDebt(n *Node, debts map[int][]debtSource, failed []Transfer
 	n.debt = debts
 	lost := c.dropStaleSourcesLocked(n)
 	n.publishDebtLocked()
-	// Keys it missed in an owed partition are copied with the partition;
-	// meanwhile the node serves them like the rest of the partition (after
-	// the complete owners), not as a copy known to be old: it has taken
-	// every write to them since it was flushed.
-	// Writes that failed on it after the resync started keep their mark.
-	for k, seq := range n.missed {
-		if _, owed := n.debt[c.cfg.KeyPartition([]byte(k.Key))]; owed && seq <= missedBefore {
+	// Keys of an owed partition whose missed writes were sent before the
+	// flush are copied with the partition. A write sent since that it
+	// missed (it was still down, or the write failed on it) keeps its
+	// mark: the node lacks that write, and the mark keeps the payment's
+	// copy from skipping the key for a source that missed a write too
+	// (StaleSource).
+	for k, m := range n.missed {
+		if _, owed := n.debt[c.cfg.KeyPartition([]byte(k.Key))]; owed && m.sent < n.flushedAt {
 			delete(n.missed, k)
 		}
 	}
@@ -278,9 +278,9 @@ func (c *Cluster) debtSourceNamesLocked(n *Node) []string {
 }
 
 // StaleSource reports whether src's copy of key must not be copied to dst:
-// src missed a write to it after dst was flushed, and dst took that write
-// (it missed none since). A write src missed before dst's flush reached
-// neither of them in full, and src's copy is the best there is.
+// src missed a write to it sent after dst was flushed, and dst took that
+// write (it missed none since). A write sent before dst's flush is gone
+// from dst anyway, and src's copy is the best there is.
 func (c *Cluster) StaleSource(src, dst, db int, key []byte) bool {
 	s, d := c.nodes[src], c.nodes[dst]
 	if !s.hasMissed.Load() {
@@ -290,10 +290,10 @@ func (c *Cluster) StaleSource(src, dst, db int, key []byte) bool {
 	flushedAt := d.flushedAt
 	d.mu.Unlock()
 	s.mu.Lock()
-	seq, ok := s.missed[KeyRef{DB: db, Key: string(key)}]
+	m, ok := s.missed[KeyRef{DB: db, Key: string(key)}]
 	overflow := s.overflow
 	s.mu.Unlock()
-	if !overflow && (!ok || seq <= flushedAt) {
+	if !overflow && (!ok || m.sent < flushedAt) {
 		return false
 	}
 	return !d.Missed(db, key)

@@ -132,10 +132,17 @@ func TestStaleSourceComparesTheMarkWithTheTargetsFlush(t *testing.T) {
 	c := newUnstartedCluster(f)
 	c.MarkMissed(1, 0, []byte("before"))
 	c.MarkMissed(0, 0, []byte("pre"))
+	sentBeforeFlush := c.Clock()
 	c.nodes[0].mu.Lock()
-	c.nodes[0].flushedAt = c.missSeq.Load() // node 0 is flushed here
+	c.nodes[0].flushedAt = c.missSeq.Add(1) // node 0 is flushed here, as recover does
 	c.nodes[0].mu.Unlock()
 	c.MarkMissed(1, 0, []byte("after"))
+	// Sent before the flush, failed (timed out) on the source after it.
+	c.MarkMissedSent(1, 0, []byte("late"), sentBeforeFlush)
+	c.MarkMissedSent(0, 0, []byte("prelate"), sentBeforeFlush)
+	// A conditional command that failed on its decider (node 2) reached no
+	// one else.
+	c.MarkMissedSent(2, 0, []byte("decided"), Unshared)
 	c.MarkMissed(1, 0, []byte("both"))
 	c.MarkMissed(0, 0, []byte("both"))
 	for _, tc := range []struct {
@@ -144,6 +151,7 @@ func TestStaleSourceComparesTheMarkWithTheTargetsFlush(t *testing.T) {
 	}{
 		{"before", false}, // neither took the write: the source's copy is the best there is
 		{"after", true},   // the target took it after its flush
+		{"late", false},   // sent before the flush: the target lost it in the flush
 		{"both", false},   // the target missed it too
 		{"clean", false},  // the source missed nothing
 	} {
@@ -151,7 +159,10 @@ func TestStaleSourceComparesTheMarkWithTheTargetsFlush(t *testing.T) {
 			t.Errorf("StaleSource(%q) = %v, want %v", tc.key, got, tc.want)
 		}
 	}
-	if c.Node(0).Missed(0, []byte("pre")) || !c.Node(0).Missed(0, []byte("both")) {
+	if c.StaleSource(2, 0, 0, []byte("decided")) {
+		t.Error("StaleSource(decided) = true, want false: the target never got the decider's write either")
+	}
+	if c.Node(0).Missed(0, []byte("pre")) || c.Node(0).Missed(0, []byte("prelate")) || !c.Node(0).Missed(0, []byte("both")) {
 		t.Error("only marks made after the node's flush make reads avoid it")
 	}
 }

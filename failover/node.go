@@ -77,11 +77,12 @@ type Node struct {
 	lastErr    string
 	lastChange time.Time
 	runID      string
-	missed     map[KeyRef]uint64 // key → the mark's sequence number
-	// flushedAt is the cluster's mark sequence when the node was last flushed. Keys marked
-	// before it are replayed after the refill (in case the copy's listing
-	// skipped one) but do not make reads avoid the node: it holds no old
-	// copy of them, only what it was given or written since.
+	missed     map[KeyRef]missMark
+	// flushedAt is the cluster's clock when the node was last flushed.
+	// Writes it missed that were sent before it are replayed after the
+	// refill (in case the copy's listing skipped one) but do not make reads
+	// avoid the node: it holds no old copy of them, only what it was given
+	// or written since.
 	flushedAt   uint64
 	overflow    bool // missed more keys than the bound: only a full resync repairs it
 	transitions int64
@@ -153,9 +154,28 @@ func (n *Node) Missed(db int, key []byte) bool {
 	if n.overflow {
 		return true
 	}
-	seq, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
-	return ok && seq > n.flushedAt
+	m, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
+	return ok && m.sent >= n.flushedAt
 }
+
+// MissedSent returns the cluster clock of the latest write to key the node
+// missed (see MarkMissedSent), if it missed one.
+func (n *Node) MissedSent(db int, key []byte) (uint64, bool) {
+	if !n.hasMissed.Load() {
+		return 0, false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
+	return m.sent, ok
+}
+
+// missMark is what the node missed of one key: seq orders the marks (a newer
+// mark replaces the key's old one), sent is the cluster's clock when the
+// latest missed write was sent. A write's failure is known up to a timeout
+// after it was sent, and a flush of another node may fall in between: what
+// a node can have taken is decided by when the write was sent.
+type missMark struct{ seq, sent uint64 }
 
 // markedKey is a missed key with the sequence number of its mark.
 type markedKey struct {
@@ -169,8 +189,8 @@ func (n *Node) snapshotMissed() []markedKey {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	out := make([]markedKey, 0, len(n.missed))
-	for k, seq := range n.missed {
-		out = append(out, markedKey{k, seq})
+	for k, m := range n.missed {
+		out = append(out, markedKey{k, m.seq})
 	}
 	return out
 }
@@ -181,7 +201,7 @@ func (n *Node) clearRepaired(keys []markedKey) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, k := range keys {
-		if n.missed[k.KeyRef] == k.seq {
+		if n.missed[k.KeyRef].seq == k.seq {
 			delete(n.missed, k.KeyRef)
 		}
 	}

@@ -83,10 +83,13 @@ func (p *Pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 			continue
 		}
 		reply, states, written, err := p.runAndCapture(decider, db, keys, req)
+		sent := p.cluster.Clock()
 		if err != nil {
 			lastErr = err
 			for _, k := range keys {
-				p.markMissed(decider, db, k)
+				// Nothing went to the other owners: they took no write
+				// this owner missed.
+				p.markMissedSent(decider, db, k, failover.Unshared)
 			}
 			missed = append(missed, decider)
 			if once && written {
@@ -102,7 +105,7 @@ func (p *Pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 			}
 			if p.state(o) == failover.Down {
 				for _, k := range keys {
-					p.markMissed(o, db, k)
+					p.markMissedSent(o, db, k, sent)
 				}
 				missed = append(missed, o)
 				continue
@@ -115,7 +118,7 @@ func (p *Pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 		unlock()
 		for i, c := range replicaCalls {
 			if _, err := c.wait(); err != nil {
-				p.markMissed(replicaNodes[i], db, keys[i%len(keys)])
+				p.markMissedSent(replicaNodes[i], db, keys[i%len(keys)], sent)
 				missed = append(missed, replicaNodes[i])
 			}
 		}

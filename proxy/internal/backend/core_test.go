@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"sessionproxy/failover"
 	"sessionproxy/protocol/resp"
@@ -250,14 +251,25 @@ func TestWriteResultSurvivesAFailedOwnerAndMarksIt(t *testing.T) {
 }
 
 // The reply of a write comes from the owner whose copy is most likely
-// current: a DEL's count from an owner that missed an earlier write to
-// the key must not be the client's answer when a current owner answered.
+// current: a DEL's count from an owner that another proxy marks (it missed
+// that proxy's SET) must not be the client's answer when a current owner
+// answered. The mark comes from another proxy rather than from this one's
+// missed-key record, which the health loop would repair at once.
 func TestWriteReplyComesFromTheMostCurrentOwner(t *testing.T) {
 	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
 	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
 	key := keyOwnedBy(t, p, 0, 1)
-	servers[1].set(string(key), "v") // owner 0 missed the SET
-	p.markMissed(0, 0, key)
+	servers[1].set(string(key), "v") // owner 0 missed the other proxy's SET
+	for _, s := range servers {
+		s.set(string(markPrefix)+p.cluster.Node(0).Name, "another-proxy")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !p.cluster.Node(0).Suspected() {
+		if time.Now().After(deadline) {
+			t.Fatal("the other proxy's mark was not read within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	op := p.StartWrite(0, key, resp.AppendCommand(nil, []byte("DEL"), key))
 	reply, err := op.Result()
 	op.Release()
@@ -319,5 +331,34 @@ func TestConditionalMovesOnFromAnUnreachableOwner(t *testing.T) {
 	}
 	if !p.cluster.Node(0).Missed(0, key) {
 		t.Error("the unreachable owner is not recorded as having missed the key")
+	}
+}
+
+// When every owner of a key missed a write to it, a repair takes the copy
+// of the owner that took the newest write the repaired one missed, and
+// never one that missed a newer write (which would undo it): that owner
+// waits, and is repaired from this one. Owners that missed the same write
+// converge on the lower index's copy.
+func TestRepairSourceWhenEveryOwnerMissedAWrite(t *testing.T) {
+	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
+	// Not started: no health loop repairs the marks under the test.
+	p, err := New(t.Context(), mustPool(t, coreSettings, []string{servers[0].Addr, servers[1].Addr, servers[2].Addr}), NewRedisCodec(""), discardLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := keyOwnedBy(t, p, 0, 1)
+	p.cluster.MarkMissedSent(0, 0, key, 5)
+	p.cluster.MarkMissedSent(1, 0, key, 7) // node 0 took the write of 7
+	if got := p.repair.repairSource(0, 0, key); got != -1 {
+		t.Errorf("repairing node 0 from %d: it would lose the write node 1 missed", got)
+	}
+	if got := p.repair.repairSource(1, 0, key); got != 0 {
+		t.Errorf("repairing node 1 from %d, want 0 (it took the write node 1 missed)", got)
+	}
+	other := keyOwnedBy(t, p, 1, 0)
+	p.cluster.MarkMissedSent(0, 0, other, 9)
+	p.cluster.MarkMissedSent(1, 0, other, 9) // a write that failed on both
+	if a, b := p.repair.repairSource(0, 0, other), p.repair.repairSource(1, 0, other); a != -1 || b != 0 {
+		t.Errorf("same write missed by both: sources %d and %d, want -1 and 0", a, b)
 	}
 }

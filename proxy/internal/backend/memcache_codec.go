@@ -151,7 +151,10 @@ func (memcacheCodec) parseGet(reply []byte) ([]byte, bool, error) {
 	return it.Data, it.Hit, nil
 }
 
-func (memcacheCodec) isMiss(frame []byte) bool { return bytes.HasPrefix(frame, []byte("EN")) }
+// isMiss: EN is a get's or a touch's miss, NF a delete's.
+func (memcacheCodec) isMiss(frame []byte) bool {
+	return bytes.HasPrefix(frame, []byte("EN")) || bytes.HasPrefix(frame, []byte("NF"))
+}
 
 func (memcacheCodec) replyError(frame []byte) string {
 	for _, p := range []string{"SERVER_ERROR", "CLIENT_ERROR", "ERROR"} {

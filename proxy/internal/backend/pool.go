@@ -207,9 +207,13 @@ func (p *Pool) sendCall(c *call, db int, h uint64) {
 	c.complete(backendError(p.nodes[c.node].addr, "", ErrBackendClosed))
 }
 
-func (p *Pool) markMissed(node, db int, key []byte) {
+func (p *Pool) markMissed(node, db int, key []byte) { p.markMissedSent(node, db, key, 0) }
+
+// markMissedSent records that node missed a write sent when the cluster's
+// clock was sent (0: now).
+func (p *Pool) markMissedSent(node, db int, key []byte, sent uint64) {
 	if p.replicated {
-		p.cluster.MarkMissed(node, db, key)
+		p.cluster.MarkMissedSent(node, db, key, sent)
 	}
 }
 

@@ -382,9 +382,8 @@ func (r *repairer) RepairKeys(ctx context.Context, node int, keys []failover.Key
 // this one (marked by another proxy, but not known to be old here). A node
 // being refilled is no source: its miss may only mean the key was not
 // copied yet, and would delete the key. When every other owner is up and
-// missed a write to the key too (a write that failed everywhere), they are
-// all equally good: the first one is the source, so the copies converge.
-// -1 when no owner qualifies now.
+// missed a write to the key too, the source is one that took the newest
+// write node missed (below). -1 when no owner qualifies now.
 func (r *repairer) repairSource(node, db int, key []byte) int {
 	p := r.p
 	owners := p.Owners(key)
@@ -398,7 +397,15 @@ func (r *repairer) repairSource(node, db int, key []byte) int {
 			}
 		}
 	}
-	first := -1
+	// Every other owner missed a write to the key too. The copy to take is
+	// one that missed only writes older than the newest one node missed:
+	// it took that one, and node took none it lacks. Owners that missed
+	// newer ones wait: node's copy is the newer, and their own repair
+	// takes it from node. Owners that missed the same write (it failed
+	// everywhere) are equally good: the lower index gives, so the copies
+	// converge.
+	mine, marked := p.cluster.Node(node).MissedSent(db, key)
+	best, bestSent := -1, uint64(0)
 	for _, o := range owners {
 		if o == node {
 			continue
@@ -407,11 +414,15 @@ func (r *repairer) repairSource(node, db int, key []byte) int {
 		if n.State() != failover.Up || n.HasDebt() && n.Owes(p.ring.Partition(key)) {
 			return -1
 		}
-		if first < 0 {
-			first = o
+		sent, _ := n.MissedSent(db, key)
+		if marked && (sent > mine || sent == mine && o > node) {
+			continue
+		}
+		if best < 0 || sent < bestSent {
+			best, bestSent = o, sent
 		}
 	}
-	return first
+	return best
 }
 
 // resyncProgress is what INFO shows of a node's latest bulk copy.

@@ -24,6 +24,9 @@ type KeyOp struct {
 	// Pool.conditional): once written to an owner, it is not sent to
 	// another, and its reply, even an empty one, is the answer.
 	once bool
+	// sent is the cluster's clock when a write was sent: an owner it fails
+	// on missed a write of that moment (failover.Cluster.MarkMissedSent).
+	sent uint64
 
 	order []int   // read: owners still to try
 	calls []*call // read: the current attempt; write: one per owner (nil = skipped)
@@ -102,10 +105,11 @@ func (p *Pool) StartWrite(db int, key, req []byte) *KeyOp {
 		mu := &p.stripes[op.h%stripeCount]
 		mu.Lock()
 		defer mu.Unlock()
+		op.sent = p.cluster.Clock()
 	}
 	for i, o := range op.owners {
 		if p.replicated && p.state(o) == failover.Down {
-			p.markMissed(o, db, key)
+			p.markMissedSent(o, db, key, op.sent)
 			continue
 		}
 		op.calls[i] = p.send(o, db, op.h, req)
@@ -235,7 +239,7 @@ func (op *KeyOp) written() bool {
 // until the other proxies know (awaitFences).
 func (op *KeyOp) writeResult() ([]byte, error) {
 	var best []byte
-	bestRank := 3
+	bestRank, bestNode := 3, -1
 	var lastErr error = ErrNoLiveServer
 	var missed []int
 	defer func() { op.p.awaitFences(missed) }()
@@ -249,7 +253,7 @@ func (op *KeyOp) writeResult() ([]byte, error) {
 		reply, err := c.wait()
 		if err != nil {
 			lastErr = err
-			op.p.markMissed(op.owners[i], op.db, op.key)
+			op.p.markMissedSent(op.owners[i], op.db, op.key, op.sent)
 			missed = append(missed, op.owners[i])
 			continue
 		}
@@ -259,11 +263,18 @@ func (op *KeyOp) writeResult() ([]byte, error) {
 		// key since it came back (recovering, owing its partition, or
 		// marked by another proxy); else one that missed a write to it.
 		if r := op.p.replyRank(op.owners[i], op.db, op.key); r < bestRank {
-			best, bestRank = reply, r
+			best, bestRank, bestNode = reply, r, op.owners[i]
 		}
 	}
 	if best == nil {
 		return nil, lastErr
+	}
+	// "No such key" (DEL's 0, EXPIRE's 0, NOT_FOUND) from an owner that
+	// may lack the key, while an owner that may hold it did not answer, is
+	// no answer: the key may well exist there, and a client told it does
+	// not would start a new session over it.
+	if len(missed) > 0 && op.p.codec.isMiss(best) && !op.p.refilled(bestNode, op.db, op.key) {
+		return nil, ErrNoCurrentCopy
 	}
 	return best, nil
 }
