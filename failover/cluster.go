@@ -251,11 +251,13 @@ func (c *Cluster) Clock() uint64 { return c.missSeq.Load() }
 
 // MarkMissed records that node i did not receive a write to key, so it must
 // not serve the key until repaired.
-func (c *Cluster) MarkMissed(i int, db int, key []byte) { c.MarkMissedSent(i, db, key, 0) }
+func (c *Cluster) MarkMissed(i int, db int, key []byte) { c.MarkMissedSent(i, db, key, 0, false) }
 
 // MarkMissedSent is MarkMissed for a write sent when the cluster's Clock
-// was sent (0: now; Unshared: it went to no other owner).
-func (c *Cluster) MarkMissedSent(i int, db int, key []byte, sent uint64) {
+// was sent (0: now; Unshared: it went to no other owner); partial: the
+// write's result depends on what the key held (EXPIRE, touch), so an owner
+// that missed only it still holds the key's value.
+func (c *Cluster) MarkMissedSent(i int, db int, key []byte, sent uint64, partial bool) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	if n.overflow {
@@ -275,7 +277,14 @@ func (c *Cluster) MarkMissedSent(i int, db int, key []byte, sent uint64) {
 	if sent == 0 {
 		sent = seq
 	}
-	n.missed[KeyRef{DB: db, Key: string(key)}] = missMark{seq: seq, sent: sent}
+	ref := KeyRef{DB: db, Key: string(key)}
+	if old, ok := n.missed[ref]; ok {
+		// partial holds only while every write missed since the key was
+		// last repaired was partial.
+		partial = partial && old.partial
+		sent = max(sent, old.sent)
+	}
+	n.missed[ref] = missMark{seq: seq, sent: sent, partial: partial}
 	first := !n.hasMissed.Swap(true)
 	n.mu.Unlock()
 	if first {

@@ -278,8 +278,8 @@ func (c *Cluster) debtSourceNamesLocked(n *Node) []string {
 }
 
 // StaleSource reports whether src's copy of key must not be copied to dst:
-// src missed a write to it sent after dst was flushed, and dst took that
-// write (it missed none since). A write sent before dst's flush is gone
+// src missed a write that set or deleted it, sent after dst was flushed,
+// and dst took that write (it missed none since). A write sent before dst's flush is gone
 // from dst anyway, and src's copy is the best there is.
 func (c *Cluster) StaleSource(src, dst, db int, key []byte) bool {
 	s, d := c.nodes[src], c.nodes[dst]
@@ -293,7 +293,9 @@ func (c *Cluster) StaleSource(src, dst, db int, key []byte) bool {
 	m, ok := s.missed[KeyRef{DB: db, Key: string(key)}]
 	overflow := s.overflow
 	s.mu.Unlock()
-	if !overflow && (!ok || m.sent < flushedAt) {
+	// Writes that only changed the key (EXPIRE) leave src with its value,
+	// which dst may lack: the copy is taken, at the cost of that TTL.
+	if !overflow && (!ok || m.sent < flushedAt || m.partial) {
 		return false
 	}
 	return !d.Missed(db, key)

@@ -138,11 +138,11 @@ func TestStaleSourceComparesTheMarkWithTheTargetsFlush(t *testing.T) {
 	c.nodes[0].mu.Unlock()
 	c.MarkMissed(1, 0, []byte("after"))
 	// Sent before the flush, failed (timed out) on the source after it.
-	c.MarkMissedSent(1, 0, []byte("late"), sentBeforeFlush)
-	c.MarkMissedSent(0, 0, []byte("prelate"), sentBeforeFlush)
+	c.MarkMissedSent(1, 0, []byte("late"), sentBeforeFlush, false)
+	c.MarkMissedSent(0, 0, []byte("prelate"), sentBeforeFlush, false)
 	// A conditional command that failed on its decider (node 2) reached no
 	// one else.
-	c.MarkMissedSent(2, 0, []byte("decided"), Unshared)
+	c.MarkMissedSent(2, 0, []byte("decided"), Unshared, false)
 	c.MarkMissed(1, 0, []byte("both"))
 	c.MarkMissed(0, 0, []byte("both"))
 	for _, tc := range []struct {
@@ -158,6 +158,14 @@ func TestStaleSourceComparesTheMarkWithTheTargetsFlush(t *testing.T) {
 		if got := c.StaleSource(1, 0, 0, []byte(tc.key)); got != tc.want {
 			t.Errorf("StaleSource(%q) = %v, want %v", tc.key, got, tc.want)
 		}
+	}
+	// Node 2 missed only an EXPIRE of "touched": it holds the value node 0
+	// may lack. It missed an EXPIRE and then a SET of "mixed".
+	c.MarkMissedSent(2, 0, []byte("touched"), 0, true)
+	c.MarkMissedSent(2, 0, []byte("mixed"), 0, true)
+	c.MarkMissedSent(2, 0, []byte("mixed"), 0, false)
+	if c.StaleSource(2, 0, 0, []byte("touched")) || !c.StaleSource(2, 0, 0, []byte("mixed")) {
+		t.Error("a source that missed only EXPIREs must give its copy; one that missed a SET since must not")
 	}
 	if c.StaleSource(2, 0, 0, []byte("decided")) {
 		t.Error("StaleSource(decided) = true, want false: the target never got the decider's write either")

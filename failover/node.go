@@ -158,24 +158,31 @@ func (n *Node) Missed(db int, key []byte) bool {
 	return ok && m.sent >= n.flushedAt
 }
 
-// MissedSent returns the cluster clock of the latest write to key the node
-// missed (see MarkMissedSent), if it missed one.
-func (n *Node) MissedSent(db int, key []byte) (uint64, bool) {
+// MissedWrite describes the writes to key the node missed, if it missed
+// one: the cluster clock when the latest was sent, and whether all of
+// them were partial (see MarkMissedSent).
+func (n *Node) MissedWrite(db int, key []byte) (sent uint64, partial, ok bool) {
 	if !n.hasMissed.Load() {
-		return 0, false
+		return 0, false, false
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m, ok := n.missed[KeyRef{DB: db, Key: string(key)}]
-	return m.sent, ok
+	return m.sent, m.partial, ok
 }
 
 // missMark is what the node missed of one key: seq orders the marks (a newer
 // mark replaces the key's old one), sent is the cluster's clock when the
 // latest missed write was sent. A write's failure is known up to a timeout
 // after it was sent, and a flush of another node may fall in between: what
-// a node can have taken is decided by when the write was sent.
-type missMark struct{ seq, sent uint64 }
+// a node can have taken is decided by when the write was sent. partial
+// says that every write missed since the key was last repaired changed it
+// without replacing it (EXPIRE, touch): the node still holds the key's
+// value, only not its latest TTL.
+type missMark struct {
+	seq, sent uint64
+	partial   bool
+}
 
 // markedKey is a missed key with the sequence number of its mark.
 type markedKey struct {

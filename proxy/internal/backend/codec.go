@@ -24,6 +24,10 @@ type Codec interface {
 	parseState(replies [][]byte) (keyState, error)
 	// restoreRequest makes another owner's copy of key equal to st.
 	restoreRequest(key []byte, st keyState) []byte
+	// wholeKeyWrite reports whether the write request req sets or deletes
+	// the whole key (SET, DEL, memcached set and delete), as opposed to one
+	// whose result depends on what the key held (EXPIRE, touch, HSET).
+	wholeKeyWrite(req []byte) bool
 	// isMiss reports whether a read's reply says "nothing there" (nil,
 	// empty, 0, no TTL), so the read also asks the next owner.
 	isMiss(frame []byte) bool

@@ -89,7 +89,7 @@ func (p *Pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 			for _, k := range keys {
 				// Nothing went to the other owners: they took no write
 				// this owner missed.
-				p.markMissedSent(decider, db, k, failover.Unshared)
+				p.markMissedSent(decider, db, k, failover.Unshared, nil)
 			}
 			missed = append(missed, decider)
 			if once && written {
@@ -105,7 +105,7 @@ func (p *Pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 			}
 			if p.state(o) == failover.Down {
 				for _, k := range keys {
-					p.markMissedSent(o, db, k, sent)
+					p.markMissedSent(o, db, k, sent, nil)
 				}
 				missed = append(missed, o)
 				continue
@@ -118,7 +118,7 @@ func (p *Pool) conditional(db int, keys [][]byte, req []byte, once bool) ([]byte
 		unlock()
 		for i, c := range replicaCalls {
 			if _, err := c.wait(); err != nil {
-				p.markMissedSent(replicaNodes[i], db, keys[i%len(keys)], sent)
+				p.markMissedSent(replicaNodes[i], db, keys[i%len(keys)], sent, nil)
 				missed = append(missed, replicaNodes[i])
 			}
 		}

@@ -335,10 +335,12 @@ func TestConditionalMovesOnFromAnUnreachableOwner(t *testing.T) {
 }
 
 // When every owner of a key missed a write to it, a repair takes the copy
-// of the owner that took the newest write the repaired one missed, and
-// never one that missed a newer write (which would undo it): that owner
-// waits, and is repaired from this one. Owners that missed the same write
-// converge on the lower index's copy.
+// of the owner that holds the better one, and never one that would undo a
+// write: after a missed SET or DEL, the owner that took it; after a missed
+// EXPIRE, the owner that missed only the EXPIRE (the other may never have
+// got the key). The owner with the worse copy waits, and is repaired from
+// the other. Owners that missed the same write converge on the lower
+// index's copy.
 func TestRepairSourceWhenEveryOwnerMissedAWrite(t *testing.T) {
 	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
 	// Not started: no health loop repairs the marks under the test.
@@ -346,19 +348,47 @@ func TestRepairSourceWhenEveryOwnerMissedAWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sources := func(key []byte) (int, int) {
+		return p.repair.repairSource(0, 0, key), p.repair.repairSource(1, 0, key)
+	}
 	key := keyOwnedBy(t, p, 0, 1)
-	p.cluster.MarkMissedSent(0, 0, key, 5)
-	p.cluster.MarkMissedSent(1, 0, key, 7) // node 0 took the write of 7
-	if got := p.repair.repairSource(0, 0, key); got != -1 {
-		t.Errorf("repairing node 0 from %d: it would lose the write node 1 missed", got)
+	p.cluster.MarkMissedSent(0, 0, key, 5, false)
+	p.cluster.MarkMissedSent(1, 0, key, 7, false) // node 0 took the SET of 7
+	if a, b := sources(key); a != -1 || b != 0 {
+		t.Errorf("node 1 missed the newer SET: sources %d and %d, want -1 (node 0 holds it) and 0", a, b)
 	}
-	if got := p.repair.repairSource(1, 0, key); got != 0 {
-		t.Errorf("repairing node 1 from %d, want 0 (it took the write node 1 missed)", got)
+	expired := keyOwnedBy(t, p, 1, 0)
+	p.cluster.MarkMissedSent(0, 0, expired, 5, false) // the SET that created the key
+	p.cluster.MarkMissedSent(1, 0, expired, 7, true)  // a later EXPIRE
+	if a, b := sources(expired); a != 1 || b != -1 {
+		t.Errorf("node 1 missed only a newer EXPIRE: sources %d and %d, want 1 (it holds the value) and -1", a, b)
 	}
-	other := keyOwnedBy(t, p, 1, 0)
-	p.cluster.MarkMissedSent(0, 0, other, 9)
-	p.cluster.MarkMissedSent(1, 0, other, 9) // a write that failed on both
-	if a, b := p.repair.repairSource(0, 0, other), p.repair.repairSource(1, 0, other); a != -1 || b != 0 {
+	both := []byte("sess:both")
+	for i := 0; i < 10000 && !slices.Equal(p.Owners(both)[:2], []int{0, 1}) && !slices.Equal(p.Owners(both)[:2], []int{1, 0}); i++ {
+		both = append(both, 'x')
+	}
+	p.cluster.MarkMissedSent(0, 0, both, 9, false)
+	p.cluster.MarkMissedSent(1, 0, both, 9, false) // a write that failed on both
+	if a, b := sources(both); a != -1 || b != 0 {
 		t.Errorf("same write missed by both: sources %d and %d, want -1 and 0", a, b)
+	}
+}
+
+// A missed write is recorded as partial unless it sets or deletes the whole
+// key; the repair's choice of source depends on it.
+func TestWholeKeyWrites(t *testing.T) {
+	redis := NewRedisCodec("")
+	for cmd, want := range map[string]bool{"SET": true, "setex": true, "DEL": true, "UNLINK": true, "GETDEL": true,
+		"EXPIRE": false, "PEXPIRE": false, "HSET": false, "GETEX": false, "PERSIST": false} {
+		req := resp.AppendCommandStrings(nil, cmd, "k", "v")
+		if got := redis.wholeKeyWrite(req); got != want {
+			t.Errorf("redis %s: wholeKeyWrite = %v, want %v", cmd, got, want)
+		}
+	}
+	mc := NewMemcacheCodec()
+	for req, want := range map[string]bool{"ms k 1 T60\r\nv\r\n": true, "md k\r\n": true, "mg k T60\r\n": false, "ma k D1\r\n": false} {
+		if got := mc.wholeKeyWrite([]byte(req)); got != want {
+			t.Errorf("memcached %q: wholeKeyWrite = %v, want %v", req, got, want)
+		}
 	}
 }

@@ -151,6 +151,11 @@ func (memcacheCodec) parseGet(reply []byte) ([]byte, bool, error) {
 	return it.Data, it.Hit, nil
 }
 
+// wholeKeyWrite: ms and md; mg with a T flag (touch) and ma are not.
+func (memcacheCodec) wholeKeyWrite(req []byte) bool {
+	return bytes.HasPrefix(req, []byte("ms ")) || bytes.HasPrefix(req, []byte("md "))
+}
+
 // isMiss: EN is a get's or a touch's miss, NF a delete's.
 func (memcacheCodec) isMiss(frame []byte) bool {
 	return bytes.HasPrefix(frame, []byte("EN")) || bytes.HasPrefix(frame, []byte("NF"))

@@ -207,13 +207,13 @@ func (p *Pool) sendCall(c *call, db int, h uint64) {
 	c.complete(backendError(p.nodes[c.node].addr, "", ErrBackendClosed))
 }
 
-func (p *Pool) markMissed(node, db int, key []byte) { p.markMissedSent(node, db, key, 0) }
+func (p *Pool) markMissed(node, db int, key []byte) { p.markMissedSent(node, db, key, 0, nil) }
 
-// markMissedSent records that node missed a write sent when the cluster's
-// clock was sent (0: now).
-func (p *Pool) markMissedSent(node, db int, key []byte, sent uint64) {
+// markMissedSent records that node missed the write req (nil: a write of
+// the whole key), sent when the cluster's clock was sent (0: now).
+func (p *Pool) markMissedSent(node, db int, key []byte, sent uint64, req []byte) {
 	if p.replicated {
-		p.cluster.MarkMissedSent(node, db, key, sent)
+		p.cluster.MarkMissedSent(node, db, key, sent, req != nil && !p.codec.wholeKeyWrite(req))
 	}
 }
 

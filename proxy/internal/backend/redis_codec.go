@@ -104,6 +104,25 @@ func (redisCodec) restoreRequest(key []byte, st keyState) []byte {
 	return resp.AppendCommand(nil, []byte("RESTORE"), key, strconv.AppendInt(nil, st.pttl, 10), st.value, []byte("REPLACE"))
 }
 
+// wholeKeyWrite: the commands that replace or remove a key whatever it
+// held. The name is the request's first bulk string ("*N\r\n$L\r\nNAME").
+func (redisCodec) wholeKeyWrite(req []byte) bool {
+	_, rest, ok := bytes.Cut(req, []byte("\r\n"))
+	if !ok {
+		return false
+	}
+	_, rest, ok = bytes.Cut(rest, []byte("\r\n"))
+	if !ok {
+		return false
+	}
+	name, _, _ := bytes.Cut(rest, []byte("\r\n"))
+	switch strings.ToUpper(string(name)) {
+	case "SET", "SETEX", "PSETEX", "DEL", "UNLINK", "GETDEL", "RESTORE":
+		return true
+	}
+	return false
+}
+
 func (redisCodec) isMiss(frame []byte) bool {
 	switch string(frame) {
 	case "$-1\r\n", "*-1\r\n", "_\r\n", "*0\r\n", ":0\r\n", ":-2\r\n", "+none\r\n":

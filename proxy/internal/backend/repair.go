@@ -397,14 +397,17 @@ func (r *repairer) repairSource(node, db int, key []byte) int {
 			}
 		}
 	}
-	// Every other owner missed a write to the key too. The copy to take is
-	// one that missed only writes older than the newest one node missed:
-	// it took that one, and node took none it lacks. Owners that missed
-	// newer ones wait: node's copy is the newer, and their own repair
-	// takes it from node. Owners that missed the same write (it failed
+	// Every other owner missed a write to the key too. Of two owners, the
+	// one that missed the newer write took the older one, and the other
+	// way round. When the newer missed write replaced or removed the whole
+	// key (SET, DEL), the owner that took it holds the newer copy; when it
+	// only changed it (EXPIRE, touch), the owner that missed it holds the
+	// value, which the other may lack (a session the other never got, only
+	// its EXPIRE). Owners that missed the same write (it failed
 	// everywhere) are equally good: the lower index gives, so the copies
-	// converge.
-	mine, marked := p.cluster.Node(node).MissedSent(db, key)
+	// converge. An owner that holds the worse copy waits, and is itself
+	// repaired from node.
+	mine, minePartial, marked := p.cluster.Node(node).MissedWrite(db, key)
 	best, bestSent := -1, uint64(0)
 	for _, o := range owners {
 		if o == node {
@@ -414,8 +417,8 @@ func (r *repairer) repairSource(node, db int, key []byte) int {
 		if n.State() != failover.Up || n.HasDebt() && n.Owes(p.ring.Partition(key)) {
 			return -1
 		}
-		sent, _ := n.MissedSent(db, key)
-		if marked && (sent > mine || sent == mine && o > node) {
+		sent, partial, _ := n.MissedWrite(db, key)
+		if marked && !betterCopy(sent, partial, o, mine, minePartial, node) {
 			continue
 		}
 		if best < 0 || sent < bestSent {
@@ -423,6 +426,19 @@ func (r *repairer) repairSource(node, db int, key []byte) int {
 		}
 	}
 	return best
+}
+
+// betterCopy reports whether owner o, whose newest missed write was sent
+// at sent, holds a better copy of a key than owner node, whose newest
+// missed write was sent at mine (see repairSource).
+func betterCopy(sent uint64, partial bool, o int, mine uint64, minePartial bool, node int) bool {
+	switch {
+	case sent < mine: // o took node's newest missed write
+		return !minePartial
+	case sent > mine: // node took o's
+		return partial
+	}
+	return o < node
 }
 
 // resyncProgress is what INFO shows of a node's latest bulk copy.

@@ -109,7 +109,7 @@ func (p *Pool) StartWrite(db int, key, req []byte) *KeyOp {
 	}
 	for i, o := range op.owners {
 		if p.replicated && p.state(o) == failover.Down {
-			p.markMissedSent(o, db, key, op.sent)
+			p.markMissedSent(o, db, key, op.sent, req)
 			continue
 		}
 		op.calls[i] = p.send(o, db, op.h, req)
@@ -253,7 +253,7 @@ func (op *KeyOp) writeResult() ([]byte, error) {
 		reply, err := c.wait()
 		if err != nil {
 			lastErr = err
-			op.p.markMissedSent(op.owners[i], op.db, op.key, op.sent)
+			op.p.markMissedSent(op.owners[i], op.db, op.key, op.sent, op.req)
 			missed = append(missed, op.owners[i])
 			continue
 		}
