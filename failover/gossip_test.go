@@ -87,6 +87,13 @@ func TestPeerMarksKeepReadsOffANodeAnotherProxyCannotReach(t *testing.T) {
 	a.SetGossip(gossipView{s: store, fleet: fleetA})
 	b := newUnstartedCluster(fleetB)
 	b.SetGossip(gossipView{s: store, fleet: fleetB})
+	// The fence assumes B polls on time: at the shared 5 ms interval, a
+	// loaded machine (the race detector, parallel packages) delays B's
+	// poll past it. Polls of 100 ms, as the proxy's own default caps
+	// them, leave room for that jitter.
+	for _, c := range []*Cluster{a, b} {
+		c.cfg.CheckInterval, c.cfg.Timeout = 100*time.Millisecond, 100*time.Millisecond
+	}
 	runCluster(t, a)
 	runCluster(t, b)
 
