@@ -2,6 +2,7 @@ package integration
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -112,5 +113,29 @@ func TestSigintStopsCleanly(t *testing.T) {
 	if conn, err := net.DialTimeout("tcp", cl.proxy.Addr(), time.Second); err == nil {
 		conn.Close()
 		t.Errorf("the port still accepts connections after the proxy exited")
+	}
+}
+
+// TestSighupDoesNotStopTheProxy: SIGHUP, which operators send expecting a
+// reload, is logged and ignored; the proxy keeps serving, during the signal
+// and after it.
+func TestSighupDoesNotStopTheProxy(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, clusterConfig{nodes: 1, replicas: 1})
+	c := cl.proxy.Client(0)
+	if err := c.Set(t.Context(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		cl.proxy.Signal(syscall.SIGHUP)
+		if !cl.proxy.WaitFor(func() bool { return strings.Count(cl.proxy.Output(), "SIGHUP received and ignored") == i }, 5*time.Second) {
+			t.Fatalf("SIGHUP %d was not logged\n%s", i, cl.proxy.Output())
+		}
+	}
+	if cl.proxy.Exited() {
+		t.Fatalf("the proxy exited on SIGHUP\n%s", cl.proxy.Output())
+	}
+	if v, err := c.Get(t.Context(), "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET after SIGHUP = %q, %v; want v", v, err)
 	}
 }

@@ -76,6 +76,22 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP's default action ends the process; operators send it to
+	// twemproxy-like proxies expecting a reload or a log reopen. Neither
+	// exists yet, so it is logged and otherwise ignored.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Warn("SIGHUP received and ignored: configuration reload is not supported; restart to apply a new configuration")
+			}
+		}
+	}()
 	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sessionproxy:", err)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/subtle"
 	"os"
 	"time"
 )
@@ -184,4 +185,10 @@ func Load(path string) ([]Pool, error) {
 		return nil, err // "open path: no such file or directory" says it all
 	}
 	return Parse(path, data)
+}
+
+// AuthMatches reports whether pass is the pool's client password, in time
+// that does not depend on how much of it matches.
+func (p *Pool) AuthMatches(pass []byte) bool {
+	return subtle.ConstantTimeCompare(pass, []byte(p.Auth)) == 1
 }

@@ -135,7 +135,7 @@ func (s *session) routeBinary(r *memcache.BinaryRequest) {
 		}
 		// PLAIN: authzid NUL authcid NUL password.
 		parts := bytes.Split(r.Value, []byte{0})
-		if string(r.Key) == "PLAIN" && len(parts) == 3 && string(parts[2]) == s.p.Config().Auth {
+		if string(r.Key) == "PLAIN" && len(parts) == 3 && s.p.Config().AuthMatches(parts[2]) {
 			s.authed = true
 			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("Authenticated.")))
 			return

@@ -53,7 +53,7 @@ func (s *session) checkAuth(user, pass []byte) []byte {
 		}
 		return errReply("WRONGPASS invalid username-password pair or user is disabled.")
 	}
-	if (user == nil || string(user) == "default") && string(pass) == want {
+	if (user == nil || string(user) == "default") && s.p.Config().AuthMatches(pass) {
 		s.authed = true
 		return nil
 	}
