@@ -119,7 +119,8 @@ func TestPhpredisLockScriptAcrossFailover(t *testing.T) {
 
 // TestScriptsRouteByKeys: EVAL and EVALSHA go where their keys live; keys on
 // different servers are refused with -CROSSSLOT unless a hash tag puts them
-// together; SCRIPT LOAD, EXISTS and FLUSH behave as on one Redis.
+// together; SCRIPT LOAD and EXISTS behave as on one Redis, and so does
+// SCRIPT FLUSH where allow_flush permits it.
 func TestScriptsRouteByKeys(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, clusterConfig{extra: `hash_tag: "{}"`})
@@ -179,8 +180,21 @@ func TestScriptsRouteByKeys(t *testing.T) {
 			t.Errorf("EVALSHA after SCRIPT LOAD on %s = %d, %v; want 1", k, n, err)
 		}
 	}
+	// SCRIPT FLUSH empties every backend's script cache: gated like FLUSHALL.
+	if err := c.ScriptFlush(ctx).Err(); err == nil || err.Error() != "ERR SCRIPT FLUSH is disabled on this proxy pool (set allow_flush: true to enable it)" {
+		t.Errorf("SCRIPT FLUSH without allow_flush: %v, want it refused", err)
+	}
+	if ex, err := c.ScriptExists(ctx, sha).Result(); err != nil || len(ex) != 1 || !ex[0] {
+		t.Errorf("SCRIPT EXISTS after a refused FLUSH = %v, %v; want [true]", ex, err)
+	}
+	flusher := startCluster(t, clusterConfig{extra: "allow_flush: true"})
+	fc := flusher.proxy.Client(0)
+	if _, err := fc.ScriptLoad(ctx, unlockScript).Result(); err != nil {
+		t.Fatalf("SCRIPT LOAD: %v", err)
+	}
+	c = fc
 	if err := c.ScriptFlush(ctx).Err(); err != nil {
-		t.Errorf("SCRIPT FLUSH: %v", err)
+		t.Errorf("SCRIPT FLUSH with allow_flush: %v", err)
 	}
 	if ex, err := c.ScriptExists(ctx, sha).Result(); err != nil || len(ex) != 1 || ex[0] {
 		t.Errorf("SCRIPT EXISTS after FLUSH = %v, %v; want [false]", ex, err)

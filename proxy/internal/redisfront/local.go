@@ -347,6 +347,11 @@ func cmdFlush(s *session, args [][]byte) []byte {
 func cmdScript(s *session, args [][]byte) []byte {
 	sub := strings.ToUpper(string(args[1]))
 	req := resp.AppendCommand(nil, args...)
+	if sub == "FLUSH" && !s.p.Config().AllowFlush {
+		// It would empty the script cache of every backend, under every
+		// other client's EVALSHA.
+		return errReply("ERR SCRIPT FLUSH is disabled on this proxy pool (set allow_flush: true to enable it)")
+	}
 	switch sub {
 	case "LOAD", "FLUSH":
 		_, replies, err := s.p.FanOut(s.backendDB(), req)
