@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 
 	"sessionproxy/protocol/memcache"
 	"sessionproxy/proxy/internal/backend"
@@ -112,7 +113,12 @@ func (s *session) routeBinary(r *memcache.BinaryRequest) {
 			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, nil))
 		}
 	case memcache.OpStat:
-		stats, err := s.f.statsFor(string(r.Key))
+		stats, err := s.f.statsFor(strings.TrimSpace(string(r.Key)))
+		var refused errStatsRefused
+		if errors.As(err, &refused) {
+			s.reply(appendBinaryStatus(nil, h, memcache.StatusNotSupported, refused.Error()))
+			return
+		}
 		if err != nil {
 			s.reply(appendBinaryBackendFailed(nil, h, err))
 			return

@@ -2,6 +2,7 @@ package mcfront
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -103,20 +104,35 @@ func (f *Front) backendStats(sub string) ([][2]string, error) {
 	return out, nil
 }
 
+// errStatsRefused answers a stats subcommand the proxy does not pass on:
+// `detail on|off|dump` and `reset` change every backend, `cachedump`
+// dumps them, and `settings` summed over them means nothing.
+type errStatsRefused string
+
+func (e errStatsRefused) Error() string {
+	return "stats " + string(e) + " is not served by this proxy (it serves stats, stats nodes, stats items and stats slabs)"
+}
+
 // statsFor answers `stats [arg]`: the proxy's counters, its nodes, or the
-// backends' sums.
+// backends' sums of the read-only item and slab statistics.
 func (f *Front) statsFor(arg string) ([][2]string, error) {
 	switch arg {
 	case "":
 		return f.proxyStats(), nil
 	case "nodes":
 		return f.nodeStats(), nil
+	case "items", "slabs":
+		return f.backendStats(arg)
 	}
-	return f.backendStats(arg)
+	return nil, errStatsRefused(strings.Fields(arg)[0])
 }
 
 func (f *Front) textStats(arg string) []byte {
 	stats, err := f.statsFor(strings.TrimSpace(arg))
+	var refused errStatsRefused
+	if errors.As(err, &refused) {
+		return memcache.AppendServerError(nil, refused.Error())
+	}
 	if err != nil {
 		return appendTextServerError(nil, err)
 	}
