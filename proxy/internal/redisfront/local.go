@@ -57,8 +57,17 @@ func (s *session) checkAuth(user, pass []byte) []byte {
 		s.authed = true
 		return nil
 	}
+	// A client guessing passwords gets a handful of tries per connection:
+	// each new connection costs it a handshake.
+	if s.authFailures++; s.authFailures >= maxAuthFailures {
+		s.closeAfter = true
+	}
 	return errReply("WRONGPASS invalid username-password pair or user is disabled.")
 }
+
+// maxAuthFailures is how many wrong passwords a connection may send
+// before it is closed.
+const maxAuthFailures = 10
 
 func cmdAuth(s *session, args [][]byte) []byte {
 	var e []byte

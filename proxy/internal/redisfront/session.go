@@ -26,12 +26,14 @@ type session struct {
 	id    int64
 	start time.Time
 
-	proto   int // 2, or 3 after HELLO 3
-	db      int // the client's SELECTed database
-	authed  bool
-	name    string
-	libName string
-	libVer  string
+	proto  int // 2, or 3 after HELLO 3
+	db     int // the client's SELECTed database
+	authed bool
+	// authFailures counts wrong passwords on this connection.
+	authFailures int
+	name         string
+	libName      string
+	libVer       string
 	// closeAfter is set by QUIT or a protocol error: close after the replies are written.
 	closeAfter bool
 	parser     resp.Parser
