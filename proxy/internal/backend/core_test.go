@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -390,5 +391,33 @@ func TestWholeKeyWrites(t *testing.T) {
 		if got := mc.wholeKeyWrite([]byte(req)); got != want {
 			t.Errorf("memcached %q: wholeKeyWrite = %v, want %v", req, got, want)
 		}
+	}
+}
+
+// "No such key" from an owner that may lack the key (it missed a write to
+// it) is no answer while another owner did not answer: the client gets an
+// error instead of a DEL count of 0. A count of 1 from it stands: the key
+// was there.
+func TestWriteMissFromAnUntrustedOwnerIsAnError(t *testing.T) {
+	kv := startKV(t)
+	// Not started: no health loop repairs the mark under the test.
+	p, err := New(t.Context(), mustPool(t, coreSettings, []string{kv.Addr, refusedAddr(t), startKV(t).Addr}), NewRedisCodec(""), discardLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := keyOwnedBy(t, p, 0, 1)
+	p.markMissed(0, 0, key)
+	del := func() ([]byte, error) {
+		op := p.StartWrite(0, key, resp.AppendCommand(nil, []byte("DEL"), key))
+		FlushOps([]*KeyOp{op})
+		defer op.Release()
+		return op.Result()
+	}
+	if reply, err := del(); !errors.Is(err, ErrNoCurrentCopy) {
+		t.Errorf("DEL answered only by an owner that missed the key = %q, %v; want ErrNoCurrentCopy", reply, err)
+	}
+	kv.set(string(key), "v")
+	if reply, err := del(); err != nil || string(reply) != ":1\r\n" {
+		t.Errorf("DEL of a key the untrusted owner holds = %q, %v; want :1", reply, err)
 	}
 }
