@@ -11,14 +11,16 @@ import (
 	"sessionproxy/integration/harness"
 )
 
-// nodeLine returns the `stats nodes` line of the named node.
-func nodeLine(stats, name string) string {
-	for line := range strings.SplitSeq(stats, "\r\n") {
-		if strings.Contains(line, "name="+name+",") {
-			return line
+// nodeStatus returns the named node's line of the proxy's `stats nodes`.
+func nodeStatus(t *testing.T, proxyAddr, name string) harness.NodeStatus {
+	t.Helper()
+	for _, n := range harness.ParseNodes(dialText(t, proxyAddr).do("stats nodes\r\n")) {
+		if n.Name == name {
+			return n
 		}
 	}
-	return ""
+	t.Fatalf("stats nodes has no node %s", name)
+	return harness.NodeStatus{}
 }
 
 // A resync slowed down by resync_rate must not slow down its sources: the
@@ -44,13 +46,14 @@ func TestMemcacheSlowResyncDoesNotStallItsSources(t *testing.T) {
 		t.Fatalf("fill: get s000000 = %q", r)
 	}
 
-	before := dialText(t, cl.proxy.Addr()).do("stats nodes\r\n")
+	addr := cl.proxy.Addr()
+	before := map[string]harness.NodeStatus{"m2": nodeStatus(t, addr, "m2"), "m3": nodeStatus(t, addr, "m3")}
 	cl.nodes[0].Kill9()
 	cl.nodes[0].Restart()
 	if !harness.WaitFor(20*time.Second, func() bool {
-		return strings.Contains(nodeLine(dialText(t, cl.proxy.Addr()).do("stats nodes\r\n"), "m1"), "resync=running")
+		return nodeStatus(t, addr, "m1").Fields["resync"] == "running"
 	}) {
-		t.Fatalf("m1's resync did not start: %q", dialText(t, cl.proxy.Addr()).do("stats nodes\r\n"))
+		t.Fatalf("m1's resync did not start: %v", nodeStatus(t, addr, "m1").Fields)
 	}
 
 	// While the resync runs (2000 keys/s of about 200,000: well over the
@@ -77,18 +80,17 @@ func TestMemcacheSlowResyncDoesNotStallItsSources(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // a paced reader, not a load test
 	}
-	after := dialText(t, cl.proxy.Addr()).do("stats nodes\r\n")
 	if slow > 0 || failed > 0 {
 		t.Errorf("during the resync: %d stats requests to the sources failed or took over 250ms, %d of %d reads through the proxy failed", slow, failed, reads)
 	}
 	for _, name := range []string{"m2", "m3"} {
-		b, a := nodeLine(before, name), nodeLine(after, name)
-		if !strings.Contains(a, "state=up") || transitions(b) != transitions(a) {
-			t.Errorf("source %s left service during the resync:\nbefore %s\nafter  %s", name, b, a)
+		b, a := before[name], nodeStatus(t, addr, name)
+		if a.State != "up" || a.Fields["transitions"] != b.Fields["transitions"] {
+			t.Errorf("source %s left service during the resync:\nbefore %v\nafter  %v", name, b.Fields, a.Fields)
 		}
 	}
-	if !strings.Contains(nodeLine(after, "m1"), "resync=running") {
-		t.Errorf("m1's resync is over within 4 s at resync_rate 2000; the test no longer measures a slow one: %s", nodeLine(after, "m1"))
+	if m1 := nodeStatus(t, addr, "m1"); m1.Fields["resync"] != "running" {
+		t.Errorf("m1's resync is over within 4 s at resync_rate 2000; the test no longer measures a slow one: %v", m1.Fields)
 	}
 }
 
@@ -114,14 +116,4 @@ func statsWithin(addr string, d time.Duration) error {
 			return nil
 		}
 	}
-}
-
-// transitions returns the transitions= field of a stats nodes line.
-func transitions(line string) string {
-	for f := range strings.SplitSeq(line, ",") {
-		if v, ok := strings.CutPrefix(f, "transitions="); ok {
-			return v
-		}
-	}
-	return ""
 }

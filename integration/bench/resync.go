@@ -116,27 +116,14 @@ type NodesInfo struct {
 // "STAT node0 name=r1,...", then "END").
 func ParseNodesInfo(text string) (NodesInfo, error) {
 	info := NodesInfo{Text: text}
-	var lines []string
-	redundant := ""
-	for line := range strings.SplitSeq(text, "\n") {
-		line = strings.TrimRight(line, "\r")
-		if rest, ok := strings.CutPrefix(line, "STAT "); ok {
-			name, value, _ := strings.Cut(rest, " ")
-			line = name + ":" + value
-		}
-		if v, ok := strings.CutPrefix(line, "redundant:"); ok {
-			redundant = v
-		}
-		lines = append(lines, line)
-	}
-	switch redundant {
+	switch harness.Redundant(text) {
 	case "yes":
 		info.Redundant = true
 	case "no":
 	default:
 		return info, fmt.Errorf("no redundant:yes|no line in %q", text)
 	}
-	info.Nodes = harness.ParseNodes(strings.Join(lines, "\n"))
+	info.Nodes = harness.ParseNodes(text)
 	if len(info.Nodes) == 0 {
 		return info, fmt.Errorf("no node lines in %q", text)
 	}

@@ -59,36 +59,10 @@ func (h Health) String() string {
 	return strings.Join(parts, " ") + " redundant=" + r
 }
 
-// parseRedisHealth reads INFO nodes: "nodeN:name=...,state=...,..." lines
-// and "redundant:yes|no".
-func parseRedisHealth(info string) Health {
-	h := Health{Nodes: harness.ParseNodes(info)}
-	for line := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "redundant:"); ok {
-			h.Redundant = strings.TrimSpace(v)
-		}
-	}
-	return h
-}
-
-// parseMemcacheHealth reads `stats nodes`: "STAT nodeN name=...,state=..."
-// and "STAT redundant yes|no" lines, up to END.
-func parseMemcacheHealth(stats string) Health {
-	var h Health
-	var nodeLines []string
-	for line := range strings.SplitSeq(stats, "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 || f[0] != "STAT" {
-			continue
-		}
-		if f[1] == "redundant" {
-			h.Redundant = f[2]
-			continue
-		}
-		nodeLines = append(nodeLines, f[1]+":"+f[2])
-	}
-	h.Nodes = harness.ParseNodes(strings.Join(nodeLines, "\n"))
-	return h
+// parseHealth reads INFO nodes ("nodeN:name=...,state=...", "redundant:yes")
+// or `stats nodes` ("STAT nodeN name=...", "STAT redundant yes").
+func parseHealth(text string) Health {
+	return Health{Nodes: harness.ParseNodes(text), Redundant: harness.Redundant(text)}
 }
 
 // Health asks proxy i for its view of the backends, over a fresh
@@ -100,7 +74,7 @@ func (e *Env) Health(i int) (Health, error) {
 		if err != nil {
 			return Health{}, err
 		}
-		return parseRedisHealth(info), nil
+		return parseHealth(info), nil
 	}
 	nc, err := net.DialTimeout("tcp", p.Addr(), 2*time.Second)
 	if err != nil {
@@ -116,7 +90,7 @@ func (e *Env) Health(i int) (Health, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "END" {
-			return parseMemcacheHealth(b.String()), nil
+			return parseHealth(b.String()), nil
 		}
 		b.WriteString(line + "\n")
 	}

@@ -114,6 +114,16 @@ func TestParseNodes(t *testing.T) {
 	if len(n) != 2 || n[0].Name != "r1" || n[1].State != "down" || n[1].Fields["failures"] != "3" || n[1].Addr != "127.0.0.1:2" {
 		t.Fatalf("ParseNodes = %+v", n)
 	}
+	if r := Redundant(info); r != "" {
+		t.Errorf("Redundant without a pool line = %q", r)
+	}
+	stats := "STAT redundant no\r\nSTAT node0 name=m1,addr=127.0.0.1:1,state=recovering,transitions=2\r\nEND\r\n"
+	if n := ParseNodes(stats); len(n) != 1 || n[0].Name != "m1" || n[0].State != "recovering" || n[0].Fields["transitions"] != "2" {
+		t.Errorf("ParseNodes(stats nodes) = %+v", n)
+	}
+	if r := Redundant(stats); r != "no" {
+		t.Errorf("Redundant(stats nodes) = %q, want no", r)
+	}
 }
 
 func TestRedisPoolYAMLExtraOverridesDefault(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
 	"os"
 	"os/exec"
@@ -379,11 +380,12 @@ type NodeStatus struct {
 	Fields map[string]string
 }
 
-// ParseNodes reads the node lines out of an INFO reply.
+// ParseNodes reads the node lines out of an INFO nodes reply
+// ("node0:name=r1,...") or a memcached pool's `stats nodes` reply
+// ("STAT node0 name=r1,...").
 func ParseNodes(info string) []NodeStatus {
 	var nodes []NodeStatus
-	for line := range strings.SplitSeq(info, "\n") {
-		line = strings.TrimRight(line, "\r")
+	for line := range infoLines(info) {
 		head, rest, ok := strings.Cut(line, ":")
 		if !ok || !strings.HasPrefix(head, "node") || !strings.Contains(rest, "state=") {
 			continue
@@ -397,6 +399,34 @@ func ParseNodes(info string) []NodeStatus {
 		nodes = append(nodes, st)
 	}
 	return nodes
+}
+
+// Redundant returns the pool line of an INFO nodes or `stats nodes` reply:
+// "yes", "no", or "" when there is none.
+func Redundant(info string) string {
+	for line := range infoLines(info) {
+		if v, ok := strings.CutPrefix(line, "redundant:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// infoLines yields the lines of an INFO reply, and those of a memcached
+// `stats` reply in INFO's form ("STAT name value" as "name:value").
+func infoLines(text string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for line := range strings.SplitSeq(text, "\n") {
+			line = strings.TrimRight(line, "\r")
+			if rest, ok := strings.CutPrefix(line, "STAT "); ok {
+				name, value, _ := strings.Cut(rest, " ")
+				line = name + ":" + value
+			}
+			if !yield(line) {
+				return
+			}
+		}
+	}
 }
 
 // Nodes asks the proxy for INFO nodes over a fresh connection.
