@@ -9,8 +9,10 @@
 //
 //   - socket: netio.Serve drains the client's socket into a pooled buffer,
 //     so a pipeline arrives whole.
-//   - batch: the front end's session parses every complete request in the
-//     buffer before waiting for anything.
+//   - batch: the front end's session parses the complete requests in the
+//     buffer before waiting for anything, in rounds sized from the
+//     client's reply sizes (netio.ReplyBudget), so that a client that
+//     never reads holds about 1 MB of replies, not one per request read.
 //   - route: each request becomes backend request bytes (the client's own
 //     when they need no change, a meta command for memcached) and a
 //     backend.KeyOp: a read tries the key's owners one by one, best
@@ -22,7 +24,8 @@
 //     its own pipeline and other clients', in one syscall, and the
 //     connection's reader completes the calls from the reply frames.
 //   - reply: the session waits for its requests in order and writes all
-//     their replies with one syscall.
+//     their replies with one syscall; only then does it route the next
+//     round or read the socket again.
 //
 // What holds whatever the load or the failures:
 //

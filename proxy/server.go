@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"sessionproxy/proxy/config"
@@ -27,6 +29,8 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	pools []*poolServer
+	// stopBackground ends the goroutines Start began besides the pools'.
+	stopBackground context.CancelFunc
 }
 
 // poolServer is one pool as it runs: its backends, the listener its
@@ -60,13 +64,19 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 			MaxClients: pc.ClientConnections, Refusal: refusal,
 			Log: s.log.With("pool", pc.Name),
 		})
-		// A client that reads no replies is dropped after this long.
-		writeTimeout := max(pc.Timeout, 5*time.Second)
+		limits := netio.ClientLimits{
+			// A client that reads no replies is dropped after this long.
+			WriteTimeout:   max(pc.Timeout, 5*time.Second),
+			IdleTimeout:    pc.ClientIdleTimeout,
+			RequestTimeout: pc.ClientRequestTimeout,
+			Draining:       ln.Draining,
+		}
 		ps := &poolServer{p: p, ln: ln}
+		plog := s.log.With("pool", pc.Name)
 		if pc.Protocol == config.ProtocolMemcache {
-			ps.front = mcfront.New(p, ln, writeTimeout)
+			ps.front = mcfront.New(p, ln, limits, plog)
 		} else {
-			ps.front = redisfront.New(p, ln, writeTimeout, opts.Version)
+			ps.front = redisfront.New(p, ln, limits, opts.Version, plog)
 		}
 		s.pools = append(s.pools, ps)
 	}
@@ -95,6 +105,9 @@ func (s *Server) Start() error {
 		cfg := ps.p.Config()
 		s.log.Info("pool listening", "pool", cfg.Name, "listen", ps.ln.Addr(), "servers", ps.p.Len(), "replicas", cfg.Replicas)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopBackground = cancel
+	go returnMemory(ctx)
 	return nil
 }
 
@@ -116,13 +129,18 @@ func (s *Server) closeListeners() {
 // Shutdown stops accepting, lets every client finish the batch it is in,
 // then closes clients and backends. ctx bounds the wait.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeListeners()
-	var err error
-	for _, ps := range s.pools {
-		if e := ps.ln.Drain(ctx); e != nil {
-			err = e
-		}
+	if s.stopBackground != nil {
+		s.stopBackground()
 	}
+	s.closeListeners()
+	// Every pool drains at once, each reporting its own busy clients.
+	errs := make([]error, len(s.pools))
+	var wg sync.WaitGroup
+	for i, ps := range s.pools {
+		wg.Go(func() { errs[i] = ps.ln.Drain(ctx) })
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
 	for _, ps := range s.pools {
 		ps.p.Stop()
 	}

@@ -127,6 +127,12 @@ type Proxy struct {
 // failed.
 func StartProxy(t testing.TB, yamlConfig string) *Proxy {
 	t.Helper()
+	return StartProxyArgs(t, yamlConfig)
+}
+
+// StartProxyArgs is StartProxy with more command-line flags after -c.
+func StartProxyArgs(t testing.TB, yamlConfig string, args ...string) *Proxy {
+	t.Helper()
 	bin := ProxyBinary(t)
 	addrs, auth, err := listenAddrs(yamlConfig)
 	if err != nil {
@@ -138,7 +144,7 @@ func StartProxy(t testing.TB, yamlConfig string) *Proxy {
 		t.Fatalf("harness: %v", err)
 	}
 	p := &Proxy{t: t, conf: conf, addrs: addrs, auth: auth, out: &outputBuffer{}}
-	proc, err := spawn("sessionproxy", bin, []string{"-c", conf}, dir, p.out)
+	proc, err := spawn("sessionproxy", bin, append([]string{"-c", conf}, args...), dir, p.out)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}

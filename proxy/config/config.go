@@ -134,6 +134,19 @@ type Pool struct {
 	// server, from resync_rate:, for operators who would rather keep client
 	// latency than restore redundancy quickly. 0 (the default) means no cap.
 	ResyncRate int
+	// ClientIdleTimeout closes a client that sends nothing for this long,
+	// from client_idle_timeout: in milliseconds, like Redis's timeout.
+	// Default 0: never.
+	ClientIdleTimeout time.Duration
+	// ClientRequestTimeout drops, with its connection, a request still
+	// incomplete this long after its first byte arrived, from
+	// client_request_timeout: in milliseconds. 0 means never. Default
+	// 10000ms.
+	ClientRequestTimeout time.Duration
+	// ClientOutputBufferLimit closes a client whose replies waiting to be
+	// written grow past it, in bytes, from client_output_buffer_limit:, like
+	// Redis's client-output-buffer-limit. Default 64 MiB.
+	ClientOutputBufferLimit int
 
 	// Line is the line of the pool's name in the file.
 	Line int
@@ -141,40 +154,44 @@ type Pool struct {
 
 // Defaults of the keys a pool may leave out.
 const (
-	defaultHash                = "fnv1a_64"
-	defaultDistribution        = "ketama"
-	defaultTimeout             = 1000 * time.Millisecond
-	defaultBacklog             = 512
-	defaultServerConnections   = 1
-	defaultServerRetryTimeout  = 30000 * time.Millisecond
-	defaultServerFailureLimit  = 2
-	defaultReplicas            = 1
-	defaultHealthCheckInterval = 1000 * time.Millisecond
-	defaultDatabases           = 16
-	defaultMaxBulkLen          = 512 << 20
-	defaultItemSizeMax         = 1 << 20
-	defaultMaxMissedKeys       = 1000000
+	defaultHash                    = "fnv1a_64"
+	defaultDistribution            = "ketama"
+	defaultTimeout                 = 1000 * time.Millisecond
+	defaultBacklog                 = 512
+	defaultServerConnections       = 1
+	defaultServerRetryTimeout      = 30000 * time.Millisecond
+	defaultServerFailureLimit      = 2
+	defaultReplicas                = 1
+	defaultHealthCheckInterval     = 1000 * time.Millisecond
+	defaultDatabases               = 16
+	defaultMaxBulkLen              = 512 << 20
+	defaultItemSizeMax             = 1 << 20
+	defaultMaxMissedKeys           = 1000000
+	defaultClientRequestTimeout    = 10000 * time.Millisecond
+	defaultClientOutputBufferLimit = 64 << 20
 )
 
 // newPool returns a pool with every default set.
 func newPool(name string, line int) Pool {
 	return Pool{
-		Name:                name,
-		Hash:                defaultHash,
-		Distribution:        defaultDistribution,
-		Timeout:             defaultTimeout,
-		Backlog:             defaultBacklog,
-		Protocol:            ProtocolMemcache,
-		ServerConnections:   defaultServerConnections,
-		ServerRetryTimeout:  defaultServerRetryTimeout,
-		ServerFailureLimit:  defaultServerFailureLimit,
-		Replicas:            defaultReplicas,
-		HealthCheckInterval: defaultHealthCheckInterval,
-		Databases:           defaultDatabases,
-		MaxBulkLen:          defaultMaxBulkLen,
-		ItemSizeMax:         defaultItemSizeMax,
-		MaxMissedKeys:       defaultMaxMissedKeys,
-		Line:                line,
+		Name:                    name,
+		Hash:                    defaultHash,
+		Distribution:            defaultDistribution,
+		Timeout:                 defaultTimeout,
+		Backlog:                 defaultBacklog,
+		Protocol:                ProtocolMemcache,
+		ServerConnections:       defaultServerConnections,
+		ServerRetryTimeout:      defaultServerRetryTimeout,
+		ServerFailureLimit:      defaultServerFailureLimit,
+		Replicas:                defaultReplicas,
+		HealthCheckInterval:     defaultHealthCheckInterval,
+		Databases:               defaultDatabases,
+		MaxBulkLen:              defaultMaxBulkLen,
+		ItemSizeMax:             defaultItemSizeMax,
+		MaxMissedKeys:           defaultMaxMissedKeys,
+		ClientRequestTimeout:    defaultClientRequestTimeout,
+		ClientOutputBufferLimit: defaultClientOutputBufferLimit,
+		Line:                    line,
 	}
 }
 

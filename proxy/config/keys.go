@@ -63,6 +63,14 @@ var keys = []key{
 	}},
 	intKey("max_missed_keys", "", 1, func(p *Pool) *int { return &p.MaxMissedKeys }, ""),
 	intKey("resync_rate", "", 0, func(p *Pool) *int { return &p.ResyncRate }, ""),
+	optionalMillisKey("client_idle_timeout", func(p *Pool) *time.Duration { return &p.ClientIdleTimeout }),
+	optionalMillisKey("client_request_timeout", func(p *Pool) *time.Duration { return &p.ClientRequestTimeout }),
+	{name: "client_output_buffer_limit", parse: func(b *poolParser, n *yaml.Node) {
+		// Below a few replies' worth, ordinary pipelines would be cut off.
+		if v, ok := b.size(n, 64<<10, math.MaxInt); ok {
+			b.pool.ClientOutputBufferLimit = int(v)
+		}
+	}},
 }
 
 // keyIndex finds a key by name.
@@ -95,6 +103,16 @@ func intKey(name, proto string, minimum int, field func(*Pool) *int, whyMin stri
 func millisKey(name string, field func(*Pool) *time.Duration, whyMin string) key {
 	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
 		if v, ok := b.integer(n, 1, "milliseconds", whyMin); ok {
+			*field(&b.pool) = time.Duration(v) * time.Millisecond
+		}
+	}}
+}
+
+// optionalMillisKey is a duration in milliseconds where 0 means no limit,
+// as Redis's timeout.
+func optionalMillisKey(name string, field func(*Pool) *time.Duration) key {
+	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
+		if v, ok := b.integer(n, 0, "milliseconds", ""); ok {
 			*field(&b.pool) = time.Duration(v) * time.Millisecond
 		}
 	}}

@@ -1,9 +1,9 @@
 package mcfront
 
 import (
+	"log/slog"
 	"net"
 	"sync/atomic"
-	"time"
 
 	"sessionproxy/protocol/memcache"
 	"sessionproxy/proxy/internal/backend"
@@ -16,10 +16,11 @@ const memcachedVersion = "1.6.18"
 
 // Front is the memcached front end of one pool.
 type Front struct {
-	p            *backend.Pool
-	ln           *netio.Listener
-	writeTimeout time.Duration
-	counts       counters
+	p      *backend.Pool
+	ln     *netio.Listener
+	limits netio.ClientLimits
+	ended  netio.ClientEndLog
+	counts counters
 }
 
 // counters are the front end's request counters, shown by `stats` under
@@ -31,10 +32,11 @@ type counters struct {
 	incrHits, incrMisses     atomic.Int64
 }
 
-// New is the front end of pool p, whose clients ln accepts. writeTimeout
-// bounds a wait for a client to make room for its replies.
-func New(p *backend.Pool, ln *netio.Listener, writeTimeout time.Duration) *Front {
-	return &Front{p: p, ln: ln, writeTimeout: writeTimeout}
+// New is the front end of pool p, whose clients ln accepts, within limits.
+func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, log *slog.Logger) *Front {
+	f := &Front{p: p, ln: ln, limits: limits}
+	f.ended.Log = log
+	return f
 }
 
 // Serve runs one client connection until it ends; id is unused (memcached
@@ -43,5 +45,9 @@ func (f *Front) Serve(nc net.Conn, id int64) {
 	cfg := f.p.Config()
 	s := &session{f: f, p: f.p, nc: nc, authed: cfg.Auth == "",
 		lim: memcache.Limits{ItemSizeMax: cfg.ItemSizeMax}}
-	netio.Serve(nc, f.writeTimeout, s)
+	err := netio.Serve(nc, f.limits, s)
+	if s.overLimit != nil {
+		err = s.overLimit
+	}
+	f.ended.Ended(nc.RemoteAddr(), err)
 }

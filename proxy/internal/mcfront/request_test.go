@@ -31,17 +31,24 @@ func newStubSession(t *testing.T) (*session, *fakebackend.Stub) {
 	}
 	p.Start()
 	t.Cleanup(p.Stop)
-	f := New(p, netio.NewListener(netio.ListenConfig{}), time.Second)
+	f := New(p, netio.NewListener(netio.ListenConfig{}), netio.ClientLimits{WriteTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &session{f: f, p: p, authed: true}, stub
 }
 
-// roundTrip routes one client request and returns the client's reply.
+// roundTrip routes client requests, in as many rounds as the session's
+// budget takes, and returns the client's replies.
 func roundTrip(t *testing.T, s *session, req []byte) []byte {
 	t.Helper()
-	if n := s.Parse(req); n != len(req) {
-		t.Fatalf("%q: parsed %d of %d bytes", req, n, len(req))
+	var out []byte
+	for rest := req; len(rest) > 0; {
+		n := s.Parse(rest)
+		if n == 0 {
+			t.Fatalf("%q: parsed %d of %d bytes", req, len(req)-len(rest), len(req))
+		}
+		out = s.Collect(out)
+		rest = rest[n:]
 	}
-	return s.Collect(nil)
+	return out
 }
 
 // binaryReq encodes a binary request.

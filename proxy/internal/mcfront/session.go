@@ -35,6 +35,11 @@ type session struct {
 	errs     []error
 	// batchTime is when the batch was read, taken at its first exptime.
 	batchTime time.Time
+	// budget sizes the rounds a pipeline is routed in.
+	budget netio.ReplyBudget
+	// overLimit is set when a round's replies passed
+	// client_output_buffer_limit: the client is closed.
+	overLimit error
 }
 
 // slot is the reply to one request: either local, or ops to wait for
@@ -110,7 +115,8 @@ func (s *session) Parse(buf []byte) int {
 	}
 	s.batchTime = time.Time{}
 	start := 0
-	for start < len(buf) && !s.closeAfter {
+	budget := s.budget.Ops()
+	for start < len(buf) && !s.closeAfter && s.roundOps() < budget {
 		if s.swallow > 0 {
 			k := min(s.swallow, len(buf)-start)
 			start += k
@@ -131,6 +137,10 @@ func (s *session) Parse(buf []byte) int {
 	return start
 }
 
+// roundOps counts the requests of the round in progress: a multi-key get
+// counts once per key.
+func (s *session) roundOps() int { return len(s.slots) + len(s.opArena) }
+
 // reply adds a slot answered by the proxy itself.
 func (s *session) reply(b []byte) { s.slots = append(s.slots, slot{local: b}) }
 
@@ -143,16 +153,27 @@ func (s *session) await(op *backend.KeyOp, sl slot) {
 }
 
 // Collect flushes every queued backend request, then waits for the slots in
-// order and appends the client's replies.
+// order and appends the client's replies. Past client_output_buffer_limit
+// the replies are dropped and the client is closed; every slot is still
+// finished, so that a write's outcome on each owner is recorded.
 func (s *session) Collect(out []byte) []byte {
 	for i := range s.slots {
 		backend.FlushOps(s.slots[i].ops)
 	}
+	ops := s.roundOps()
+	begin, limit := len(out), s.p.Config().ClientOutputBufferLimit
 	frames, errs := s.frames, s.errs
 	for i := range s.slots {
 		sl := &s.slots[i]
+		if limit > 0 && len(out)-begin > limit && s.overLimit == nil {
+			s.overLimit = &netio.OutputLimitError{Bytes: len(out) - begin, Limit: limit}
+			s.closeAfter = true
+			out = out[:begin]
+		}
 		if sl.kind == replyLocal {
-			out = append(out, sl.local...)
+			if s.overLimit == nil {
+				out = append(out, sl.local...)
+			}
 		} else {
 			frames, errs = frames[:0], errs[:0]
 			for _, op := range sl.ops {
@@ -160,7 +181,7 @@ func (s *session) Collect(out []byte) []byte {
 				frames = append(frames, f)
 				errs = append(errs, err)
 			}
-			if sl.noreply {
+			if sl.noreply || s.overLimit != nil {
 				s.finish(nil, sl, frames, errs)
 			} else {
 				out = s.finish(out, sl, frames, errs)
@@ -181,6 +202,12 @@ func (s *session) Collect(out []byte) []byte {
 	s.opArena = s.opArena[:0]
 	clear(s.keyArena)
 	s.keyArena = s.keyArena[:0]
+	if limit > 0 && len(out)-begin > limit && s.overLimit == nil {
+		s.overLimit = &netio.OutputLimitError{Bytes: len(out) - begin, Limit: limit}
+		s.closeAfter = true
+		out = out[:begin]
+	}
+	s.budget.Observe(ops, len(out)-begin)
 	return out
 }
 

@@ -1,7 +1,9 @@
 package netio
 
 import (
+	"errors"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -9,8 +11,9 @@ import (
 // Batch is what a client protocol plugs into Serve: one client
 // connection's session.
 type Batch interface {
-	// Parse routes every complete request at the front of buf and returns
-	// the bytes it consumed; requests may point into buf until Collect.
+	// Parse routes complete requests at the front of buf, at most as many
+	// as the session's ReplyBudget allows, and returns the bytes it
+	// consumed; requests may point into buf until Collect.
 	Parse(buf []byte) int
 	// Collect waits for the routed requests and appends their replies, in
 	// the order the requests came.
@@ -22,13 +25,37 @@ type Batch interface {
 	Closing() bool
 }
 
+// ClientLimits bound how long a client connection may hold the proxy.
+type ClientLimits struct {
+	// WriteTimeout bounds a wait for the client to make room for its
+	// replies.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a client that sends nothing for this long
+	// (Redis's timeout); 0 is never.
+	IdleTimeout time.Duration
+	// RequestTimeout closes a client whose request is still incomplete
+	// this long after its first byte arrived; 0 is never.
+	RequestTimeout time.Duration
+	// Draining reports that the listener is shutting down (nil: never).
+	// A deadline Serve sets must not outlast the one Drain set to wake it.
+	Draining func() bool
+}
+
+// ErrRequestTimeout ends a connection whose request did not arrive whole
+// within ClientLimits.RequestTimeout.
+var ErrRequestTimeout = errors.New("request incomplete after client_request_timeout")
+
+// ErrIdleTimeout ends a connection idle for ClientLimits.IdleTimeout.
+var ErrIdleTimeout = errors.New("idle for client_idle_timeout")
+
 // Serve runs a client connection until it closes, fails, or the session
-// is Closing: everything the client has sent is read (the socket is
-// drained, so a pipeline arrives whole), every complete request is routed,
-// and the replies are written with one syscall: a pipelined client costs
-// one read and one write per batch. writeTimeout bounds a wait for the
-// client to make room for its replies.
-func Serve(nc net.Conn, writeTimeout time.Duration, b Batch) {
+// is Closing, and returns why it ended (nil for a clean close). Everything
+// the client has sent is read (the socket is drained, so a pipeline arrives
+// whole), complete requests are routed in rounds the session bounds, and
+// each round's replies are written with one syscall: a pipelined client
+// costs one read and one write per batch. While a round's replies wait for
+// the client to read them, nothing more is read from it.
+func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 	var r *DrainReader
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
@@ -36,40 +63,119 @@ func Serve(nc net.Conn, writeTimeout time.Duration, b Batch) {
 		}
 	}
 	w := NewSocketWriter(nc)
+	dl := readDeadline{nc: nc, lim: lim}
 	var buf []byte
 	var out []byte
 	defer func() { releaseBuffer(buf) }()
+	parsed := 0        // bytes the last round consumed
+	progressed := true // requests were consumed since the last read
 	for !b.Closing() {
 		var err error
-		if r != nil {
-			buf, err = r.Read(buf, b.NeedBytes())
-		} else {
-			buf, err = readOnce(nc, buf, b.NeedBytes())
-		}
-		if len(buf) == 0 && err != nil {
-			return
-		}
-		used := b.Parse(buf)
-		out = b.Collect(out[:0])
-		if len(out) > 0 {
-			if werr := w.Write(out, writeTimeout); werr != nil {
-				return
+		// A round that stopped at its budget may have left complete
+		// requests in the buffer: route them before reading more.
+		if parsed == 0 || len(buf) == 0 {
+			if derr := dl.arm(len(buf) > 0, progressed); derr != nil {
+				return derr
+			}
+			progressed = false
+			if r != nil {
+				buf, err = r.Read(buf, b.NeedBytes())
+			} else {
+				buf, err = readOnce(nc, buf, b.NeedBytes())
+			}
+			err = dl.explain(err)
+			if len(buf) == 0 && err != nil {
+				return err
 			}
 		}
-		if cap(out) > 1<<20 {
+		parsed = b.Parse(buf)
+		progressed = progressed || parsed > 0
+		out = b.Collect(out[:0])
+		if len(out) > 0 {
+			if werr := w.Write(out, lim.WriteTimeout); werr != nil {
+				return werr
+			}
+		}
+		if cap(out) > 4*SoftOutputLimit {
 			out = nil
 		}
 		// Keep the unparsed tail at the front of the buffer; give the buffer
 		// back while the client has nothing in progress.
-		buf = buf[:copy(buf, buf[used:])]
+		buf = buf[:copy(buf, buf[parsed:])]
 		if len(buf) == 0 {
 			releaseBuffer(buf)
 			buf = nil
 		}
 		if err != nil {
-			return
+			return err
 		}
 	}
+	return nil
+}
+
+// readDeadline arms the client read deadline for the idle and request
+// timeouts. It touches the socket only when a limit applies: a deadline
+// update is a timer operation per batch.
+type readDeadline struct {
+	nc        net.Conn
+	lim       ClientLimits
+	armed     bool
+	partial   bool      // the buffer holds the start of a request
+	partialAt time.Time // when that start was first seen
+	idle      bool      // the armed deadline is the idle one
+}
+
+// arm sets the deadline for the next read. partial says the buffer holds
+// an incomplete request; fresh, that requests were consumed since the last
+// read, so that request is not the one seen then.
+func (d *readDeadline) arm(partial, fresh bool) error {
+	var at time.Time
+	d.idle = false
+	if !partial || fresh {
+		d.partial = false
+	}
+	switch {
+	case partial && d.lim.RequestTimeout > 0:
+		if !d.partial {
+			d.partial, d.partialAt = true, time.Now()
+		}
+		at = d.partialAt.Add(d.lim.RequestTimeout)
+		if !time.Now().Before(at) {
+			return ErrRequestTimeout
+		}
+	case !partial && d.lim.IdleTimeout > 0:
+		at = time.Now().Add(d.lim.IdleTimeout)
+		d.idle = true
+	default:
+		if !d.armed {
+			return nil
+		}
+	}
+	d.nc.SetReadDeadline(at)
+	d.armed = !at.IsZero()
+	// Drain wakes readers with a deadline in the past; one set after it
+	// must not put the reader back to sleep.
+	if d.armed && d.lim.Draining != nil && d.lim.Draining() {
+		d.nc.SetReadDeadline(time.Now())
+	}
+	return nil
+}
+
+// explain turns a deadline error into the limit that caused it.
+func (d *readDeadline) explain(err error) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !d.armed {
+		return err
+	}
+	if d.lim.Draining != nil && d.lim.Draining() {
+		return err
+	}
+	if d.idle {
+		return ErrIdleTimeout
+	}
+	if d.partial {
+		return ErrRequestTimeout
+	}
+	return err
 }
 
 // readOnce is the path for connections without a file descriptor.

@@ -54,10 +54,11 @@ type Listener struct {
 	stats   ClientStats
 	nextID  atomic.Int64
 
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closing bool
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closing  bool
+	draining atomic.Bool
+	wg       sync.WaitGroup
 }
 
 // NewListener prepares a listener; nothing listens until Listen.
@@ -76,6 +77,10 @@ func (l *Listener) Addr() string {
 
 // Started is when Listen succeeded.
 func (l *Listener) Started() time.Time { return l.started }
+
+// Draining reports that Drain has begun: a session must not push its read
+// deadline past the one Drain set.
+func (l *Listener) Draining() bool { return l.draining.Load() }
 
 // Stats are the listener's client counters.
 func (l *Listener) Stats() *ClientStats { return &l.stats }
@@ -173,6 +178,7 @@ func (l *Listener) Close() {
 func (l *Listener) Drain(ctx context.Context) error {
 	l.mu.Lock()
 	l.closing = true
+	l.draining.Store(true)
 	for nc := range l.conns {
 		nc.SetReadDeadline(time.Now())
 	}
@@ -186,6 +192,11 @@ func (l *Listener) Drain(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-done: // both ready: the clients did finish
+			return nil
+		default:
+		}
 		l.mu.Lock()
 		for nc := range l.conns {
 			nc.Close()

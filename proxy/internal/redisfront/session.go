@@ -44,6 +44,14 @@ type session struct {
 
 	slots  []slot
 	keyIdx []int
+
+	// budget sizes the rounds a pipeline is routed in; roundOps counts
+	// the requests (keys) of the round in progress.
+	budget   netio.ReplyBudget
+	roundOps int
+	// overLimit is set when a round's replies passed
+	// client_output_buffer_limit: the client is closed.
+	overLimit error
 }
 
 // slot is the reply to one request of a batch: already encoded, or pending
@@ -59,18 +67,25 @@ type slot struct {
 
 func (s *session) backendDB() int { return s.p.Config().RedisDB + s.db }
 
-func (s *session) serve() {
+// serve runs the session and returns why it ended.
+func (s *session) serve() error {
 	s.parser = resp.Parser{Limits: resp.Limits{MaxBulkLen: s.p.Config().MaxBulkLen}}
-	netio.Serve(s.nc, s.f.writeTimeout, s)
+	err := netio.Serve(s.nc, s.f.limits, s)
+	if s.overLimit != nil {
+		return s.overLimit
+	}
+	return err
 }
 
 func (s *session) Closing() bool  { return s.closeAfter }
 func (s *session) NeedBytes() int { return s.parser.NeedBytes() }
 
-// Parse dispatches every complete request in buf.
+// Parse dispatches the complete requests at the front of buf, as many as
+// the round's budget allows.
 func (s *session) Parse(buf []byte) int {
 	start := 0
-	for start < len(buf) && !s.closeAfter {
+	budget := s.budget.Ops()
+	for start < len(buf) && !s.closeAfter && s.roundOps < budget {
 		args, used, err := s.parser.Parse(buf[start:])
 		if err != nil {
 			s.slots = append(s.slots, slot{local: redcon.AppendError(nil, "ERR "+err.Error())})
@@ -84,7 +99,11 @@ func (s *session) Parse(buf []byte) int {
 		start += used
 		if len(args) > 0 {
 			s.f.commands.Add(1)
+			n := len(s.slots)
 			s.dispatch(args, raw)
+			if len(s.slots) > n {
+				s.roundOps += max(1, len(s.slots[n].ops))
+			}
 		}
 	}
 	return start
@@ -190,6 +209,9 @@ func (s *session) routeScript(spec *cmdSpec, args [][]byte, req []byte) slot {
 func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
 
 // Collect waits for every slot in order and appends the client's replies.
+// Past client_output_buffer_limit the replies are dropped and the client
+// is closed, as Redis does; every slot is still finished, so that a write's
+// outcome on each owner is recorded.
 func (s *session) Collect(out []byte) []byte {
 	for i := range s.slots {
 		if op := s.slots[i].op; op != nil {
@@ -197,9 +219,16 @@ func (s *session) Collect(out []byte) []byte {
 		}
 		backend.FlushOps(s.slots[i].ops)
 	}
+	begin, limit := len(out), s.p.Config().ClientOutputBufferLimit
 	for i := range s.slots {
 		sl := &s.slots[i]
-		out = s.finish(out, sl)
+		if s.overLimit != nil {
+			s.finish(nil, sl)
+		} else if out = s.finish(out, sl); limit > 0 && len(out)-begin > limit {
+			s.overLimit = &netio.OutputLimitError{Bytes: len(out) - begin, Limit: limit}
+			s.closeAfter = true
+			out = out[:begin]
+		}
 		// The replies are copied into out: recycle the ops.
 		if sl.op != nil {
 			sl.op.Release()
@@ -210,6 +239,8 @@ func (s *session) Collect(out []byte) []byte {
 		*sl = slot{}
 	}
 	s.slots = s.slots[:0]
+	s.budget.Observe(s.roundOps, len(out)-begin)
+	s.roundOps = 0
 	return out
 }
 
