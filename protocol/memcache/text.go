@@ -99,8 +99,8 @@ func (r *TextRequest) MetaFlag(c byte) (arg []byte, ok bool) {
 // command line (plus the data block for ErrBadDataChunk), with Error.Swallow
 // the bytes still to skip, or Error.SkipLine when the rest of an over-long
 // line must be skipped up to its newline. When Error.Close is set the
-// connection must be closed and n is meaningless. r.Command is set whenever the command name was
-// recognised.
+// connection must be closed and n is meaningless. r.Command is set whenever
+// the command name was recognised.
 func (r *TextRequest) Parse(buf []byte, lim Limits) (n int, err error) {
 	lim = lim.withDefaults()
 	*r = TextRequest{Keys: r.Keys[:0]}
@@ -305,7 +305,7 @@ func (r *TextRequest) overlongRetrieval(cmd Command, line []byte, complete bool,
 		// The last token may still be growing: judge the whole tokens,
 		// and the partial one only by what it already shows.
 		i := bytes.LastIndexByte(line, ' ')
-		line, partial = line[:i+1], line[i+1:]
+		line, partial = line[:i+1], bytes.TrimSuffix(line[i+1:], []byte("\r"))
 	}
 	_, rest := nextToken(line)
 	var err error

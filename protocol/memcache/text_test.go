@@ -272,6 +272,7 @@ func TestParseTextErrors(t *testing.T) {
 		// words for a multiget it cannot buffer.
 		{name: "get of valid keys past MaxGetLineLen", in: "get " + strings.Repeat("k ", 100), kind: ErrLineTooLong, reply: "SERVER_ERROR out of memory reading request", close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
 		{name: "complete get of valid keys past MaxGetLineLen", in: "get " + strings.Repeat("k ", 100) + "\r\n", kind: ErrLineTooLong, reply: "SERVER_ERROR out of memory reading request", close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "get of valid keys past MaxGetLineLen, CR arrived", in: "get " + strings.Repeat("k ", 100) + "k\r", kind: ErrLineTooLong, reply: "SERVER_ERROR out of memory reading request", close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
 		{name: "get of a growing long key", in: "get a " + strings.Repeat("k", 300), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
 		{name: "get of one growing long key", in: "get " + strings.Repeat("k", 300), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
 		{name: "gat of one growing long key", in: "gat 10 " + strings.Repeat("k", 300), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
