@@ -70,3 +70,43 @@ func TestConfigErrorsNameFileAndKey(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigCheckWarnsAboutUnresolvableHosts: "sessionproxy -t" resolves
+// every server and listen host and names, with file and line, each one that
+// does not resolve (such a server would be down with a DNS error once
+// running), while the file stays valid: exit 0. Names that resolve
+// (localhost) and IP addresses get no warning.
+func TestConfigCheckWarnsAboutUnresolvableHosts(t *testing.T) {
+	t.Parallel()
+	text := fmt.Sprintf(`mc:
+  listen: localhost:%d
+  protocol: memcache
+  servers:
+   - 127.0.0.1:11211:1 a
+   - localhost:11212:1 b
+   - nosuchhost.invalid:11213:1 c
+other:
+  listen: nowhere.invalid:%d
+  servers:
+   - "[::1]:11211:1"
+`, harness.FreePort(t), harness.FreePort(t))
+	path := filepath.Join(t.TempDir(), "sessionproxy.yml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := harness.RunProxy(t, "-t", "-c", path)
+	if code != 0 {
+		t.Fatalf("sessionproxy -t exited %d, want 0 (unresolvable names are warnings):\n%s", code, out)
+	}
+	for _, want := range []string{
+		path + `:7: pool "mc": key "servers": host "nosuchhost.invalid" does not resolve`,
+		path + `:9: pool "other": key "listen": host "nowhere.invalid" does not resolve`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sessionproxy -t output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "does not resolve"); n != 2 {
+		t.Errorf("%d warnings, want 2 (none for localhost or IP addresses):\n%s", n, out)
+	}
+}

@@ -30,7 +30,7 @@ func run() int {
 	fs := flag.NewFlagSet("sessionproxy", flag.ContinueOnError)
 	confPath := fs.String("c", "conf/sessionproxy.yml", "config file (twemproxy/nutcracker YAML)")
 	fs.StringVar(confPath, "conf-file", "conf/sessionproxy.yml", "same as -c")
-	testOnly := fs.Bool("t", false, "test the config file for syntax and exit")
+	testOnly := fs.Bool("t", false, "test the config file for syntax, warn about host names that do not resolve, and exit")
 	fs.BoolVar(testOnly, "test-conf", false, "same as -t")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(showVersion, "V", false, "same as --version")
@@ -52,6 +52,9 @@ func run() int {
 	}
 	if *testOnly {
 		fmt.Printf("sessionproxy: configuration file '%s' syntax is ok\n", *confPath)
+		for _, w := range unresolvedHosts(context.Background(), *confPath, pools, lookupHost, hostLookupTimeout) {
+			fmt.Fprintln(os.Stderr, "sessionproxy: configuration warning:", w)
+		}
 		return 0
 	}
 	runtime.GOMAXPROCS(proxyThreads(*threads, runtime.NumCPU(), os.Getenv("GOMAXPROCS") != ""))

@@ -26,8 +26,10 @@ var (
 	// skipped (Error.Swallow) and the connection stays usable.
 	ErrTooLarge = errors.New("memcache: object too large for cache")
 
-	// ErrLineTooLong: a text command line longer than the limits allow.
-	// memcached closes such a connection without a reply.
+	// ErrLineTooLong: a text command line longer than the limits allow
+	// (Limits.MaxLineLen, Limits.MaxGetLineLen). The connection is closed,
+	// without a reply as memcached does for most commands, with
+	// "SERVER_ERROR out of memory reading request" for a get line.
 	ErrLineTooLong = errors.New("memcache: line too long")
 
 	// ErrBadMagic: a binary request whose first byte is not 0x80.
@@ -71,6 +73,12 @@ type Error struct {
 	// store, the body of an unknown binary command). They must be read and
 	// discarded before the next request; they may not have arrived yet.
 	Swallow int
+
+	// SkipLine is set when the refused request is a command line that has
+	// not fully arrived: everything up to and including the next "\n"
+	// belongs to it and must be discarded as it arrives. The reply can be
+	// sent at once.
+	SkipLine bool
 }
 
 // Error returns the kind and the reply, e.g.
@@ -85,6 +93,9 @@ func (e *Error) Error() string {
 	}
 	if e.Swallow > 0 {
 		s += " (swallow " + strconv.Itoa(e.Swallow) + " bytes)"
+	}
+	if e.SkipLine {
+		s += " (skip the rest of the line)"
 	}
 	if e.Close {
 		s += " (close)"
@@ -123,7 +134,10 @@ const (
 var (
 	errUnknown     = &Error{Kind: ErrUnknownCommand, Reply: replyErrorLine}
 	errLineTooLong = &Error{Kind: ErrLineTooLong, Close: true}
-	errBadMagic    = &Error{Kind: ErrBadMagic, Close: true}
+	// errGetLineTooLong is memcached's answer when it cannot grow its read
+	// buffer for a multiget line (try_read_network).
+	errGetLineTooLong = &Error{Kind: ErrLineTooLong, Reply: "SERVER_ERROR out of memory reading request", Close: true}
+	errBadMagic       = &Error{Kind: ErrBadMagic, Close: true}
 )
 
 // textErr builds the error for a refused text request.

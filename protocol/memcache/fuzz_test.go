@@ -3,6 +3,7 @@ package memcache
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,8 @@ func FuzzParseText(f *testing.F) {
 		"version\r\n", "verbosity 1\r\n", "quit\r\n", "stats items\r\n", "flush_all 0 noreply\r\n",
 		"mg k v q\r\n", "ms k 2 T1\r\nhi\r\n", "md k\r\n", "ma k D1\r\n", "mn\r\n", "me k\r\n",
 		"GET / HTTP/1.1\r\n", "\r\n", "get\n", "set k 0 0 -1\r\n",
+		// Past MaxGetLineLen below: a long key, and valid keys.
+		"get a " + strings.Repeat("k", 1100), "gat 1 " + strings.Repeat("k ", 600) + "\r\n",
 	} {
 		f.Add([]byte(s))
 	}

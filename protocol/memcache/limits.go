@@ -8,10 +8,10 @@ const (
 	// DefaultMaxKeyLen is memcached's KEY_MAX_LENGTH.
 	DefaultMaxKeyLen = 250
 
-	// DefaultMaxLineLen is the longest text command line memcached accepts
-	// before it gives up on a connection (try_read_command_ascii: more than
-	// 2048 bytes without a newline closes it).
-	DefaultMaxLineLen = 2048
+	// DefaultMaxLineLen is the longest text command line memcached answers:
+	// its read buffer (READ_BUFFER_SIZE) holds 16 KiB, and a longer line
+	// that is not a multiget closes the connection.
+	DefaultMaxLineLen = 16 << 10
 
 	// DefaultMaxGetLineLen bounds get/gets/gat/gats lines, which memcached
 	// lets grow without limit (it switches to a malloc'd read buffer).
@@ -35,12 +35,14 @@ type Limits struct {
 
 	// MaxLineLen is the longest text command line (without "\r\n") for
 	// commands other than get/gets/gat/gats. Longer lines close the
-	// connection, as memcached does. Default DefaultMaxLineLen (2048).
+	// connection, as memcached does. Default DefaultMaxLineLen (16 KiB).
 	MaxLineLen int
 
 	// MaxGetLineLen is the longest get/gets/gat/gats line. memcached has no
-	// limit; the proxy needs one to bound its buffers. Default
-	// DefaultMaxGetLineLen (1 MiB, about 4000 keys of 250 bytes).
+	// limit; the proxy needs one to bound its buffers. A longer line with
+	// an over-long key is answered as memcached answers it and skipped; one
+	// of valid keys closes the connection. Default DefaultMaxGetLineLen
+	// (1 MiB, about 4000 keys of 250 bytes).
 	MaxGetLineLen int
 }
 

@@ -3,6 +3,7 @@ package memcache
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
 )
 
@@ -96,9 +97,10 @@ func (r *TextRequest) MetaFlag(c byte) (arg []byte, ok bool) {
 // ErrUnknownCommand, ErrBadCommandLine, ErrBadDataChunk, ErrTooLarge or
 // ErrLineTooLong, and n is what the refused request took from buf: the
 // command line (plus the data block for ErrBadDataChunk), with Error.Swallow
-// the bytes still to skip. When Error.Close is set the connection must be
-// closed and n is meaningless. r.Command is set whenever the command name was
-// recognised.
+// the bytes still to skip, or Error.SkipLine when the rest of an over-long
+// line must be skipped up to its newline. When Error.Close is set the
+// connection must be closed and n is meaningless. r.Command is set whenever
+// the command name was recognised.
 func (r *TextRequest) Parse(buf []byte, lim Limits) (n int, err error) {
 	lim = lim.withDefaults()
 	*r = TextRequest{Keys: r.Keys[:0]}
@@ -108,12 +110,15 @@ func (r *TextRequest) Parse(buf []byte, lim Limits) (n int, err error) {
 
 	nl := bytes.IndexByte(buf, '\n')
 	if nl < 0 {
-		// try_read_command_ascii: no newline in the first 2048 bytes
-		// closes the connection, unless it is a large multiget.
+		// try_read_command_ascii gives up on a line that fills its read
+		// buffer without a newline, unless it is a multiget.
 		if len(buf) > lim.MaxLineLen {
 			cmd := lookupCommand(firstToken(buf))
-			if !cmd.IsRetrieval() || len(buf) > lim.MaxGetLineLen {
+			if !cmd.IsRetrieval() {
 				return 0, errLineTooLong
+			}
+			if len(buf) > lim.MaxGetLineLen {
+				return len(buf), r.overlongRetrieval(cmd, buf, false, lim)
 			}
 		}
 		return 0, nil
@@ -127,13 +132,16 @@ func (r *TextRequest) Parse(buf []byte, lim Limits) (n int, err error) {
 
 	cmdTok, rest := nextToken(line)
 	cmd := lookupCommand(cmdTok)
-	// Deviation: memcached only checks the length when the newline has not
-	// arrived yet, so whether a long line is refused depends on how the
-	// bytes were split into reads. Checking every line makes the answer
-	// deterministic; no valid command other than a multi-key retrieval
-	// comes near the limit.
-	if len(line) > lim.MaxLineLen && (!cmd.IsRetrieval() || len(line) > lim.MaxGetLineLen) {
+	// Deviation: memcached answers a line of up to 16 KiB when it arrives
+	// in one read and closes the connection when 2048 bytes came without
+	// their newline, so its answer depends on how the bytes were split
+	// into reads. The proxy waits up to MaxLineLen for the newline,
+	// whatever the reads, and answers every line that fits.
+	if len(line) > lim.MaxLineLen && !cmd.IsRetrieval() {
 		return 0, errLineTooLong
+	}
+	if len(line) > lim.MaxGetLineLen {
+		return lineEnd, r.overlongRetrieval(cmd, line, true, lim)
 	}
 	if cmd == CmdUnknown {
 		return lineEnd, unknownCommand(line)
@@ -276,6 +284,44 @@ func (r *TextRequest) parseRetrieval(rest []byte, lineEnd int, lim Limits) (int,
 		r.Keys = append(r.Keys, tok)
 	}
 	return lineEnd, nil
+}
+
+// overlongRetrieval answers a get/gets/gat/gats line longer than
+// MaxGetLineLen, complete or still arriving. memcached buffers a multiget
+// line however long it is; the proxy does not, so that one client cannot
+// make it hold gigabytes:
+//
+//   - A line with a key memcached refuses (over 250 bytes, as a 10 MB key
+//     would be) gets memcached's answer, CLIENT_ERROR bad command line
+//     format, and the connection stays usable: the rest of the line is
+//     discarded as it arrives (Error.SkipLine), never held.
+//   - A line of valid keys gets the words memcached uses when it cannot
+//     grow its read buffer, SERVER_ERROR out of memory reading request,
+//     and the connection is closed, as memcached then closes it.
+func (r *TextRequest) overlongRetrieval(cmd Command, line []byte, complete bool, lim Limits) error {
+	r.Command = cmd
+	partial := []byte(nil)
+	if !complete {
+		// The last token may still be growing: judge the whole tokens,
+		// and the partial one only by what it already shows.
+		i := bytes.LastIndexByte(line, ' ')
+		line, partial = line[:i+1], bytes.TrimSuffix(line[i+1:], []byte("\r"))
+	}
+	_, rest := nextToken(line)
+	var err error
+	if tok, _ := nextToken(rest); tok != nil {
+		_, err = r.parseRetrieval(rest, 0, lim)
+		r.Keys = r.Keys[:0]
+	}
+	if err == nil && len(partial) > 0 && !validKey(partial, lim.MaxKeyLen) {
+		err = textErr(ErrBadCommandLine, replyBadFormat, false, 0)
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != ErrBadCommandLine {
+		return errGetLineTooLong
+	}
+	e.SkipLine = !complete
+	return e
 }
 
 // parseStorage handles set, add, replace, append, prepend and cas: the

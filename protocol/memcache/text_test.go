@@ -165,7 +165,8 @@ type errCase struct {
 	noreply bool
 	close   bool
 	swallow int
-	n       int // bytes consumed; -1 means len(in)
+	skip    bool // Error.SkipLine
+	n       int  // bytes consumed; -1 means len(in)
 	lim     Limits
 }
 
@@ -257,11 +258,27 @@ func TestParseTextErrors(t *testing.T) {
 		{name: "mg too many flags", in: "mg k" + strings.Repeat(" v", 18) + "\r\n", kind: ErrBadCommandLine, reply: "CLIENT_ERROR options flags are too long", n: -1},
 		{name: "md too many flags", in: "md k" + strings.Repeat(" v", 18) + "\r\n", kind: ErrBadCommandLine, reply: "CLIENT_ERROR options flags too long", n: -1},
 
-		// Line length: memcached closes without a word.
-		{name: "long set line closes", in: "set " + strings.Repeat("k", 3000) + " 0 0 1\r\nx\r\n", kind: ErrLineTooLong, close: true, n: 0},
-		{name: "long line without newline closes", in: "set " + strings.Repeat("k", 3000), kind: ErrLineTooLong, close: true, n: 0},
-		{name: "long get line past MaxGetLineLen", in: "get " + strings.Repeat("k ", 100), kind: ErrLineTooLong, close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
-		{name: "garbage without newline", in: strings.Repeat("x", 2049), kind: ErrLineTooLong, close: true, n: 0},
+		// Line length: memcached answers a line that fits its 16 KiB read
+		// buffer and closes without a word on a longer one.
+		{name: "long set key answered", in: "set " + strings.Repeat("k", 3000) + " 0 0 1\r\nx\r\n", kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", swallow: 3, n: 3012},
+		{name: "long garbage line answered", in: strings.Repeat("x", 3000) + "\r\n", kind: ErrUnknownCommand, reply: "ERROR", n: -1},
+		{name: "long set line closes", in: "set " + strings.Repeat("k", 17000) + " 0 0 1\r\nx\r\n", kind: ErrLineTooLong, close: true, n: 0},
+		{name: "long line without newline closes", in: "set " + strings.Repeat("k", 17000), kind: ErrLineTooLong, close: true, n: 0},
+		{name: "garbage without newline", in: strings.Repeat("x", 16385), kind: ErrLineTooLong, close: true, n: 0},
+		{name: "delete line past MaxLineLen closes", in: "delete " + strings.Repeat("k", 100), kind: ErrLineTooLong, close: true, n: 0, lim: Limits{MaxLineLen: 64}},
+
+		// get lines past MaxGetLineLen: memcached's answer to the key that
+		// is too long, skipping the rest of the line, or its out-of-memory
+		// words for a multiget it cannot buffer.
+		{name: "get of valid keys past MaxGetLineLen", in: "get " + strings.Repeat("k ", 100), kind: ErrLineTooLong, reply: "SERVER_ERROR out of memory reading request", close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "complete get of valid keys past MaxGetLineLen", in: "get " + strings.Repeat("k ", 100) + "\r\n", kind: ErrLineTooLong, reply: "SERVER_ERROR out of memory reading request", close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "get of valid keys past MaxGetLineLen, CR arrived", in: "get " + strings.Repeat("k ", 100) + "k\r", kind: ErrLineTooLong, reply: "SERVER_ERROR out of memory reading request", close: true, n: 0, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "get of a growing long key", in: "get a " + strings.Repeat("k", 300), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "get of one growing long key", in: "get " + strings.Repeat("k", 300), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "gat of one growing long key", in: "gat 10 " + strings.Repeat("k", 300), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "get with a long key then more keys", in: "get a " + long + " b c d e", kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "complete get with a long key", in: "get a " + long + " b\r\nget a\r\n", kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", n: 6 + 251 + 4, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
+		{name: "gets of a growing key with a control byte", in: "gets a\tb " + strings.Repeat("k", 200), kind: ErrBadCommandLine, reply: "CLIENT_ERROR bad command line format", skip: true, n: -1, lim: Limits{MaxLineLen: 64, MaxGetLineLen: 128}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,9 +300,9 @@ func checkParseTextError(t *testing.T, tt errCase) {
 	if !errors.As(err, &e) {
 		t.Fatalf("error %T is not *Error", err)
 	}
-	if e.Reply != tt.reply || e.NoReply != tt.noreply || e.Close != tt.close || e.Swallow != tt.swallow {
-		t.Errorf("got reply %q noreply %v close %v swallow %d, want reply %q noreply %v close %v swallow %d",
-			e.Reply, e.NoReply, e.Close, e.Swallow, tt.reply, tt.noreply, tt.close, tt.swallow)
+	if e.Reply != tt.reply || e.NoReply != tt.noreply || e.Close != tt.close || e.Swallow != tt.swallow || e.SkipLine != tt.skip {
+		t.Errorf("got reply %q noreply %v close %v swallow %d skip %v, want reply %q noreply %v close %v swallow %d skip %v",
+			e.Reply, e.NoReply, e.Close, e.Swallow, e.SkipLine, tt.reply, tt.noreply, tt.close, tt.swallow, tt.skip)
 	}
 	wantN := tt.n
 	if wantN < 0 {

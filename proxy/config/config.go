@@ -150,6 +150,8 @@ type Pool struct {
 
 	// Line is the line of the pool's name in the file.
 	Line int
+	// ListenLine is the line of the listen: value.
+	ListenLine int
 }
 
 // Defaults of the keys a pool may leave out.

@@ -131,6 +131,7 @@ var parseTests = []parseTest{
 				p.ServerRetryTimeout = 2 * time.Second
 				p.ServerFailureLimit = 1
 				p.Servers = []Server{srv("127.0.0.1", 6379, 1, "", 10)}
+				p.ListenLine = 2
 			})
 			if !reflect.DeepEqual(pools[0], alpha) {
 				t.Errorf("alpha =\n%+v\nwant\n%+v", pools[0], alpha)
@@ -151,6 +152,7 @@ var parseTests = []parseTest{
 				p.Listen = "/tmp/gamma"
 				p.Hash = "hsieh"
 				p.Servers = []Server{srv("127.0.0.1", 11214, 100000, "", 66), srv("127.0.0.1", 11215, 1, "", 67)}
+				p.ListenLine = 61
 			})
 			if !reflect.DeepEqual(pools[4], omega) {
 				t.Errorf("omega =\n%+v\nwant\n%+v", pools[4], omega)
@@ -562,7 +564,13 @@ func TestParse(t *testing.T) {
 			if len(pools) == 0 {
 				t.Fatal("Parse returned no pools and no error")
 			}
-			if tt.pools != nil && !reflect.DeepEqual(pools, tt.pools) {
+			// ListenLine has a test of its own (TestListenLine).
+			var got []Pool
+			for _, p := range pools {
+				p.ListenLine = 0
+				got = append(got, p)
+			}
+			if tt.pools != nil && !reflect.DeepEqual(got, tt.pools) {
 				t.Errorf("pools =\n%+v\nwant\n%+v", pools, tt.pools)
 			}
 			if tt.check != nil {
@@ -661,4 +669,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse returned no pools and no error")
 		}
 	})
+}
+
+func TestListenLine(t *testing.T) {
+	pools, err := Parse("t.yml", []byte(pool("hash: md5", "listen: 127.0.0.1:22121")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pools[0].ListenLine != 3 {
+		t.Errorf("ListenLine = %d, want 3", pools[0].ListenLine)
+	}
 }

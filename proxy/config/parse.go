@@ -161,6 +161,7 @@ func (p *parser) parseFile(data []byte) []Pool {
 		if e, ok := b.seen["listen"]; ok && !b.bad["listen"] {
 			listenOK[len(pools)] = true
 			listenLine[len(pools)] = e.value.Line
+			b.pool.ListenLine = e.value.Line
 		}
 		pools = append(pools, b.pool)
 	}

@@ -22,6 +22,7 @@ type session struct {
 	authed     bool
 	closeAfter bool // quit, or an error memcached closes on
 	swallow    int  // bytes of a refused request still to discard
+	skipLine   bool // the rest of a refused over-long text line is still to discard
 	lim        memcache.Limits
 	text       memcache.TextRequest
 	req        request // the request being routed

@@ -3,7 +3,9 @@ package mcfront
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +60,45 @@ func (f *Front) proxyStats() [][2]string {
 	}
 }
 
+// settingsStats answers `stats settings` with the proxy's own settings,
+// under the names memcached gives its own where one means the same thing;
+// memcached settings with no counterpart in the proxy (maxbytes, slab and
+// LRU tuning, evictions) are left out rather than made up or summed over
+// the backends.
+func (f *Front) settingsStats() [][2]string {
+	cfg := f.p.Config()
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	// memcached shows NULL for an interface or socket it does not use.
+	inter, port, socket := "NULL", "0", "NULL"
+	if host, p, err := net.SplitHostPort(f.ln.Addr()); err == nil {
+		inter, port = host, p
+	} else {
+		socket = f.ln.Addr()
+	}
+	return [][2]string{
+		// 0: no limit of the proxy's own (client_connections: 0).
+		{"maxconns", strconv.Itoa(cfg.ClientConnections)},
+		{"tcpport", port},
+		{"udpport", "0"},
+		{"inter", inter},
+		{"domain_socket", socket},
+		{"num_threads", strconv.Itoa(runtime.GOMAXPROCS(0))},
+		{"detail_enabled", "no"},
+		{"cas_enabled", "yes"},
+		{"binding_protocol", "auto-negotiate"},
+		{"auth_enabled_sasl", yesNo(cfg.Auth != "")},
+		{"auth_enabled_ascii", "no"},
+		{"item_size_max", strconv.Itoa(cfg.ItemSizeMax)},
+		{"flush_enabled", yesNo(cfg.AllowFlush)},
+		{"hash_algorithm", cfg.Hash},
+	}
+}
+
 // nodeStats lists the pool's redundancy and each backend's health, as
 // `stats nodes`; memcached's stats values have no spaces.
 func (f *Front) nodeStats() [][2]string {
@@ -105,22 +146,25 @@ func (f *Front) backendStats(sub string) ([][2]string, error) {
 }
 
 // errStatsRefused answers a stats subcommand the proxy does not pass on:
-// `detail on|off|dump` and `reset` change every backend, `cachedump`
-// dumps them, and `settings` summed over them means nothing.
+// `detail on|off|dump` and `reset` change every backend, and `cachedump`
+// dumps them.
 type errStatsRefused string
 
 func (e errStatsRefused) Error() string {
-	return "stats " + string(e) + " is not served by this proxy (it serves stats, stats nodes, stats items and stats slabs)"
+	return "stats " + string(e) + " is not served by this proxy (it serves stats, stats nodes, stats settings, stats items and stats slabs)"
 }
 
-// statsFor answers `stats [arg]`: the proxy's counters, its nodes, or the
-// backends' sums of the read-only item and slab statistics.
+// statsFor answers `stats [arg]`: the proxy's counters, its nodes, its
+// settings, or the backends' sums of the read-only item and slab
+// statistics.
 func (f *Front) statsFor(arg string) ([][2]string, error) {
 	switch arg {
 	case "":
 		return f.proxyStats(), nil
 	case "nodes":
 		return f.nodeStats(), nil
+	case "settings":
+		return f.settingsStats(), nil
 	case "items", "slabs":
 		return f.backendStats(arg)
 	}

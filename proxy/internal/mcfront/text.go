@@ -11,6 +11,16 @@ import (
 
 // parseText handles one text request; it returns the bytes used (0: incomplete).
 func (s *session) parseText(buf []byte) int {
+	if s.skipLine {
+		// The refused line was answered when it was refused; its end is
+		// read and dropped as it comes, so it never fills the buffer.
+		nl := bytes.IndexByte(buf, '\n')
+		if nl < 0 {
+			return len(buf)
+		}
+		s.skipLine = false
+		return nl + 1
+	}
 	r := &s.text
 	n, err := r.Parse(buf, s.lim)
 	if err != nil {
@@ -27,7 +37,7 @@ func (s *session) parseText(buf []byte) int {
 			s.closeAfter = true
 			return len(buf)
 		}
-		s.swallow = me.Swallow
+		s.swallow, s.skipLine = me.Swallow, me.SkipLine
 		return n
 	}
 	if n == 0 {
