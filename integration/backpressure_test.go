@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"sessionproxy/integration/bench"
 	"sessionproxy/integration/harness"
 )
 
@@ -34,21 +33,11 @@ const (
 // proxyRSS is the proxy's resident set size in bytes (VmRSS).
 func proxyRSS(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := bench.RSS(pid)
 	if err != nil {
-		t.Fatalf("read the proxy's status: %v", err)
+		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
+	return n
 }
 
 // attackResult is what a flood of never-reading clients did to the proxy.

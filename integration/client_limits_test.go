@@ -123,13 +123,21 @@ func TestSlowRequestsAndIdleClientsAreClosed(t *testing.T) {
 
 	slowRedis := dialAddr(t, cl.proxy.Addr())
 	slowMC := dialAddr(t, mc.proxy.Addr())
+	// A get line past 1 MiB with a key memcached refuses is answered at once
+	// and the rest of it dropped as it arrives: still one request in progress.
+	skipping := dialAddr(t, mc.proxy.Addr())
+	skipping.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := skipping.Write([]byte("get " + strings.Repeat("k", 1100<<10))); err != nil {
+		t.Fatal(err)
+	}
 	idle := dialAddr(t, cl.proxy.Addr())
 	busy := dialAddr(t, cl.proxy.Addr())
-	done := make(chan [2]bool)
+	done := make(chan [3]bool)
 	go func() {
 		// 200 bytes at one every 50 ms would take 10 s: far past 400 ms.
 		r := trickle(slowRedis, []byte("*2\r\n$3\r\nGET\r\n$190\r\n"+strings.Repeat("k", 190)), 50*time.Millisecond)
-		done <- [2]bool{r, trickle(slowMC, []byte("get "+strings.Repeat("k", 196)), 50*time.Millisecond)}
+		m := trickle(slowMC, []byte("get "+strings.Repeat("k", 196)), 50*time.Millisecond)
+		done <- [3]bool{r, m, trickle(skipping, []byte(strings.Repeat("k", 200)), 50*time.Millisecond)}
 	}()
 	// Whole requests 200 ms apart, for 3 s: under both timeouts each time.
 	br := bufio.NewReader(busy)
@@ -147,6 +155,9 @@ func TestSlowRequestsAndIdleClientsAreClosed(t *testing.T) {
 	}
 	if !closed[1] {
 		t.Errorf("memcached: a get line trickled in one byte every 50 ms for 10 s was never dropped (client_request_timeout 400)")
+	}
+	if !closed[2] {
+		t.Errorf("memcached: an over-long get line, refused and then trickled one byte every 50 ms for 10 s, was never dropped (client_request_timeout 400)")
 	}
 	if !closedByPeer(idle, 10*time.Second) {
 		t.Errorf("a client silent for 10 s is still connected (client_idle_timeout 1500)")

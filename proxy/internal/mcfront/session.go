@@ -105,6 +105,9 @@ func (s *session) finish(out []byte, sl *slot, frames [][]byte, errs []error) []
 // Closing reports a quit or an error memcached closes the connection on.
 func (s *session) Closing() bool { return s.closeAfter }
 
+// Skipping reports that the rest of a refused request is being discarded.
+func (s *session) Skipping() bool { return s.swallow > 0 || s.skipLine }
+
 // NeedBytes is 0: the memcached parsers do not say how much a request
 // in progress needs.
 func (s *session) NeedBytes() int { return 0 }

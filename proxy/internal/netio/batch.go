@@ -25,6 +25,19 @@ type Batch interface {
 	Closing() bool
 }
 
+// Skipper is a Batch that can be in the middle of a request while its
+// buffer is empty: one discarding the rest of a refused request as it
+// arrives. Such a request counts against ClientLimits.RequestTimeout.
+type Skipper interface {
+	Skipping() bool
+}
+
+// inRequest reports whether b is discarding a request.
+func inRequest(b Batch) bool {
+	s, ok := b.(Skipper)
+	return ok && s.Skipping()
+}
+
 // ClientLimits bound how long a client connection may hold the proxy.
 type ClientLimits struct {
 	// WriteTimeout bounds a wait for the client to make room for its
@@ -74,7 +87,7 @@ func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 		// A round that stopped at its budget may have left complete
 		// requests in the buffer: route them before reading more.
 		if parsed == 0 || len(buf) == 0 {
-			if derr := dl.arm(len(buf) > 0, progressed); derr != nil {
+			if derr := dl.arm(len(buf) > 0 || inRequest(b), progressed); derr != nil {
 				return derr
 			}
 			progressed = false
@@ -89,7 +102,9 @@ func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 			}
 		}
 		parsed = b.Parse(buf)
-		progressed = progressed || parsed > 0
+		// Bytes discarded from a refused request are no progress: it is
+		// still the same request.
+		progressed = progressed || parsed > 0 && !inRequest(b)
 		out = b.Collect(out[:0])
 		if len(out) > 0 {
 			if werr := w.Write(out, lim.WriteTimeout); werr != nil {
