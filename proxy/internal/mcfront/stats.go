@@ -96,6 +96,8 @@ func (f *Front) settingsStats() [][2]string {
 		{"item_size_max", strconv.Itoa(cfg.ItemSizeMax)},
 		{"flush_enabled", yesNo(cfg.AllowFlush)},
 		{"hash_algorithm", cfg.Hash},
+		// memcached's -o idle_timeout, in seconds (0: never).
+		{"idle_timeout", strconv.Itoa(int(cfg.ClientIdleTimeout / time.Second))},
 	}
 }
 
