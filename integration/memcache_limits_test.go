@@ -211,4 +211,3 @@ func TestMemcacheEndlessKeyLineKeepsMemoryFlat(t *testing.T) {
 		t.Errorf("proxy RSS grew from %d to %d KiB while a client sent a %d MiB key", before>>10, after>>10, sent)
 	}
 }
-
