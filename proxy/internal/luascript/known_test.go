@@ -15,8 +15,11 @@ func shaOf(script string) []byte {
 }
 
 func TestKnownFindsVettedScriptsByTheirSHA1InEitherCase(t *testing.T) {
-	k := NewKnown(10)
+	k := NewKnown(10, 1<<20)
 	k.Add([]byte(phpredisUnlock))
+	if !k.Contains([]byte(phpredisUnlock)) || k.Contains([]byte(phpredisUnlock+" ")) {
+		t.Error("Contains does not tell the vetted script from another")
+	}
 	// phpredis sends this digest before falling back to EVAL.
 	const phpredisSHA = "b70c2384248f88e6b75b9f89241a180f856ad852"
 	for _, sha := range []string{phpredisSHA, strings.ToUpper(phpredisSHA)} {
@@ -31,15 +34,15 @@ func TestKnownFindsVettedScriptsByTheirSHA1InEitherCase(t *testing.T) {
 	}
 }
 
-func TestKnownForgetsTheOldestPastItsLimit(t *testing.T) {
+func TestKnownForgetsTheOldestPastItsScriptLimit(t *testing.T) {
 	const limit = 100
-	k := NewKnown(limit)
+	k := NewKnown(limit, 1<<20)
 	script := func(i int) string { return fmt.Sprintf("return %d", i) }
 	for i := range 3 * limit {
 		k.Add([]byte(script(i)))
 		k.Add([]byte(script(i))) // a second Add of the same script takes no slot
 	}
-	if n := k.Len(); n != limit {
+	if n, _ := k.Len(); n != limit {
 		t.Fatalf("Len = %d after %d scripts, want the limit %d", n, 3*limit, limit)
 	}
 	for i := range 3 * limit {
@@ -49,8 +52,30 @@ func TestKnownForgetsTheOldestPastItsLimit(t *testing.T) {
 	}
 }
 
+func TestKnownForgetsTheOldestPastItsByteLimit(t *testing.T) {
+	const limit = 10000
+	k := NewKnown(1000, limit)
+	script := func(i int) string { return fmt.Sprintf("return %d --%s", i, strings.Repeat("x", 990)) } // about 1 KB
+	for i := range 100 {
+		k.Add([]byte(script(i)))
+		if n, bytes := k.Len(); bytes > limit {
+			t.Fatalf("after %d scripts, %d scripts of %d bytes are kept, over the limit %d", i+1, n, bytes, limit)
+		}
+	}
+	if n, _ := k.Len(); n != 9 {
+		t.Errorf("%d scripts of about 1 KB kept under a 10,000-byte limit, want 9", n)
+	}
+	if !k.Has(shaOf(script(99))) || k.Has(shaOf(script(90))) {
+		t.Error("the newest script is forgotten, or an old one kept")
+	}
+	k.Add([]byte(strings.Repeat("x", limit+1)))
+	if k.Contains([]byte(strings.Repeat("x", limit+1))) {
+		t.Error("a script longer than the byte limit is kept")
+	}
+}
+
 func TestKnownIsSafeForConcurrentSessions(t *testing.T) {
-	k := NewKnown(50)
+	k := NewKnown(50, 1<<20)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -62,7 +87,7 @@ func TestKnownIsSafeForConcurrentSessions(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := k.Len(); n != 50 {
+	if n, _ := k.Len(); n != 50 {
 		t.Errorf("Len = %d, want 50", n)
 	}
 }

@@ -29,7 +29,7 @@ func newScriptPolicy(pool *config.Pool, table map[string]*cmdSpec) *scriptPolicy
 	}
 	return &scriptPolicy{
 		vetter: luascript.NewVetter(pool.Name, scriptCommands(table)),
-		known:  luascript.NewKnown(luascript.MaxKnownScripts),
+		known:  luascript.NewKnown(luascript.MaxKnownScripts, luascript.MaxKnownBytes),
 	}
 }
 
@@ -49,8 +49,12 @@ func scriptCommands(table map[string]*cmdSpec) []string {
 }
 
 // vet returns the reply refusing script, or nil and remembers it for
-// EVALSHA.
+// EVALSHA. A script vetted before is not parsed again: clients that always
+// send EVAL send the same few scripts.
 func (sp *scriptPolicy) vet(script []byte) []byte {
+	if sp.known.Contains(script) {
+		return nil
+	}
 	if err := sp.vetter.Vet(script); err != nil {
 		return errReply("ERR " + strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error()))
 	}
