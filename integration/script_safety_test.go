@@ -120,6 +120,13 @@ func TestSessionScriptsRunAndEVALSHARunsOnlyVettedScripts(t *testing.T) {
 		t.Errorf("EVALSHA of the unlock script after its EVAL = %d, %v; want 1", n, err)
 	}
 
+	// Redis 7's shebang flags are not code.
+	const readOnly = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])"
+	c.Set(ctx, lock, "vm|1", 0)
+	if got, err := c.Eval(ctx, readOnly, []string{lock}).Text(); err != nil || got != "vm|1" {
+		t.Errorf("EVAL of a script with a shebang line = %q, %v; want vm|1", got, err)
+	}
+
 	// redis-py's Lock.extend, loaded first as redis-py's Script does.
 	const extend = `
         local token = redis.call('get', KEYS[1])

@@ -61,6 +61,15 @@ func (v *Vetter) Vet(script []byte) error {
 	if len(script) > MaxScriptLen {
 		return fmt.Errorf("script is %d bytes, longer than the %d bytes pool %s reads", len(script), MaxScriptLen, v.pool)
 	}
+	if bytes.HasPrefix(script, []byte("#!")) {
+		// Redis 7's shebang line ("#!lua flags=no-writes") holds flags,
+		// not code: Redis compiles what follows its newline.
+		nl := bytes.IndexByte(script, '\n')
+		if nl < 0 {
+			return errors.New("script has a shebang line and no code")
+		}
+		script = script[nl:]
+	}
 	chunk, err := parseScript(script)
 	if err != nil {
 		return err
