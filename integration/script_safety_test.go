@@ -88,6 +88,19 @@ func TestScriptsThatFlushOrSwapAreRefusedAndNoSessionIsLost(t *testing.T) {
 		t.Errorf("SCRIPT FLUSH: %v, want it refused", err)
 	}
 
+	// No refused script reached a backend.
+	for i := range cl.nodes {
+		stats, err := cl.backendClient(i, 0).Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatalf("INFO commandstats of %s: %v", cl.name(i), err)
+		}
+		for _, cmd := range []string{"cmdstat_eval:", "cmdstat_evalsha:", "cmdstat_flushall:", "cmdstat_flushdb:", "cmdstat_swapdb:"} {
+			if strings.Contains(stats, cmd) {
+				t.Errorf("backend %s ran %s, which the proxy refused", cl.name(i), strings.TrimSuffix(cmd, ":"))
+			}
+		}
+	}
+
 	requireSessions(t, "after the refused scripts", c, "sess", n, allVersion("v1"))
 	if after := cl.backendKeys(ctx, 0); after != keysBefore {
 		t.Errorf("the backends hold %d keys, %d before the scripts", after, keysBefore)
