@@ -193,6 +193,19 @@ func BenchmarkProxySessionRequest(b *testing.B) {
 	for _, r := range []int{1, 2} {
 		b.Run(fmt.Sprintf("replicas%d", r), func(b *testing.B) {
 			addr := startFakePool(b, fmt.Sprintf("  replicas: %d\n", r), nil)
+			// phpredis's unlock script, loaded so that EVALSHA of it passes
+			// the pool's script check (scripts: safe) as in production.
+			const unlock = `if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end`
+			const unlockSHA = "b70c2384248f88e6b75b9f89241a180f856ad852"
+			loader := dialPool(b, addr)
+			if _, err := loader.Write(resp.AppendCommandStrings(nil, "SCRIPT", "LOAD", unlock)); err != nil {
+				b.Fatal(err)
+			}
+			var sc resp.ReplyScanner
+			r := bufio.NewReaderSize(loader, 4096)
+			if err := readReply(r, &sc); err != nil {
+				b.Fatal(err)
+			}
 			value := strings.Repeat("s", 2048)
 			requests := make([][][]byte, 100)
 			for i := range requests {
@@ -202,11 +215,9 @@ func BenchmarkProxySessionRequest(b *testing.B) {
 					resp.AppendCommandStrings(nil, "GET", id),
 					resp.AppendCommandStrings(nil, "GET", id+"_LOCK"),
 					resp.AppendCommandStrings(nil, "SETEX", id, "1440", value),
-					resp.AppendCommandStrings(nil, "EVALSHA", "4dfb5a2c1fd3e6a0f5d8a3d9e3b9b3a4c9f0e1d2", "1", id+"_LOCK", "token"),
+					resp.AppendCommandStrings(nil, "EVALSHA", unlockSHA, "1", id+"_LOCK", "token"),
 				}
 			}
-			var sc resp.ReplyScanner
-			r := bufio.NewReaderSize(nil, 4096)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {

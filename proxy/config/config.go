@@ -15,6 +15,15 @@ const (
 	ProtocolMemcache = "memcache"
 )
 
+// The values of Pool.Scripts.
+const (
+	// ScriptsSafe runs only scripts whose redis.call and redis.pcall name
+	// the pool's keyed data commands.
+	ScriptsSafe = "safe"
+	// ScriptsAny runs every script, as Redis does.
+	ScriptsAny = "any"
+)
+
 // Server is one backend of a pool, from a servers: entry such as
 // "127.0.0.1:6379:1 server1".
 type Server struct {
@@ -112,6 +121,11 @@ type Pool struct {
 	// AllowFlush lets clients run FLUSHDB, FLUSHALL and flush_all. Default
 	// false: one stray flush would log out every user.
 	AllowFlush bool
+	// Scripts says which Lua scripts clients may run with EVAL, EVALSHA
+	// and SCRIPT LOAD: ScriptsSafe or ScriptsAny, from scripts:. Redis
+	// pools only. Default ScriptsSafe: one script calling FLUSHALL would
+	// empty a backend.
+	Scripts string
 	// HealthCheckInterval is how often each server is probed, from
 	// health_check_interval: in milliseconds. Default 1000ms.
 	HealthCheckInterval time.Duration
@@ -193,6 +207,7 @@ func newPool(name string, line int) Pool {
 		MaxMissedKeys:           defaultMaxMissedKeys,
 		ClientRequestTimeout:    defaultClientRequestTimeout,
 		ClientOutputBufferLimit: defaultClientOutputBufferLimit,
+		Scripts:                 ScriptsSafe,
 		Line:                    line,
 	}
 }

@@ -230,6 +230,7 @@ var parseTests = []parseTest{
   databases: 1
   proto_max_bulk_len: 1gb
   max_missed_keys: 5
+  scripts: any
   servers:
    - 10.0.0.1:6379:1 a
    - 10.0.0.2:6379:3 b
@@ -259,7 +260,8 @@ var parseTests = []parseTest{
 			p.Databases = 1
 			p.MaxBulkLen = 1 << 30
 			p.MaxMissedKeys = 5
-			p.Servers = []Server{srv("10.0.0.1", 6379, 1, "a", 28), srv("10.0.0.2", 6379, 3, "b", 29)}
+			p.Scripts = ScriptsAny
+			p.Servers = []Server{srv("10.0.0.1", 6379, 1, "a", 29), srv("10.0.0.2", 6379, 3, "b", 30)}
 		})},
 	},
 	{
@@ -458,6 +460,9 @@ test.yml:3: pool "alpha": key "redis": "maybe" is not a boolean (expected true o
 	{name: "health_check_interval zero", yaml: pool("health_check_interval: 0"), err: `key "health_check_interval": 0 is too small`},
 	{name: "redis_db negative", yaml: pool("redis: true", "redis_db: -1"), err: `key "redis_db": -1 is negative`},
 	{name: "databases zero", yaml: pool("redis: true", "databases: 0"), err: `key "databases": 0 is too small (expected a whole number >= 1: clients need at least database 0)`},
+	{name: "scripts unknown", yaml: pool("redis: true", "scripts: all"), err: `key "scripts": unknown value "all" (expected safe or any`},
+	{name: "scripts typo", yaml: pool("redis: true", "scripts: saf"), err: `did you mean "safe"?)`},
+	{name: "scripts on a memcache pool", yaml: pool("scripts: any"), err: `key "scripts": only applies to redis pools`},
 	{name: "max_missed_keys zero", yaml: pool("max_missed_keys: 0"), err: `key "max_missed_keys": 0 is too small`},
 	{name: "proto_max_bulk_len bad unit", yaml: pool("redis: true", "proto_max_bulk_len: 64mbb"), err: `key "proto_max_bulk_len": "64mbb" is not a size (expected a size in bytes, like 1048576, 64mb or 1gb; k, m, g are powers of 1000 and kb, mb, gb powers of 1024, as in redis.conf)`},
 	{name: "proto_max_bulk_len space before unit", yaml: pool("redis: true", "proto_max_bulk_len: 64 mb"), err: `"64 mb" is not a size`},

@@ -71,6 +71,7 @@ var keys = []key{
 			b.pool.ClientOutputBufferLimit = int(v)
 		}
 	}},
+	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
 }
 
 // keyIndex finds a key by name.
@@ -220,6 +221,20 @@ func parseProtocolKey(b *poolParser, n *yaml.Node) {
 		return
 	}
 	b.pool.Protocol = s
+}
+
+var scriptsValues = []string{ScriptsSafe, ScriptsAny}
+
+func parseScriptsKey(b *poolParser, n *yaml.Node) {
+	s, ok := b.scalar(n, "safe or any")
+	if !ok {
+		return
+	}
+	if s != ScriptsSafe && s != ScriptsAny {
+		b.fail(n, "unknown value %q (expected safe or any%s)", s, didYouMean(s, scriptsValues))
+		return
+	}
+	b.pool.Scripts = s
 }
 
 func parseServersKey(b *poolParser, n *yaml.Node) {

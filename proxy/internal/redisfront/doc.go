@@ -3,6 +3,7 @@
 // (commands.go) says how each command is routed — a read, a write, a
 // conditional command, one split per key, or answered here (local.go:
 // AUTH, SELECT, HELLO, CLIENT, COMMAND, MULTI/EXEC, INFO, SCAN and KEYS).
+// Scripts run only once the pool's policy lets them (scripts.go).
 //
 // A session forwards the client's own request bytes to the backends when
 // it need not change them and copies their reply frames back, re-encoded

@@ -16,6 +16,7 @@ type Front struct {
 	ln       *netio.Listener
 	version  string
 	table    map[string]*cmdSpec
+	scripts  *scriptPolicy // nil with scripts: any
 	limits   netio.ClientLimits
 	ended    netio.ClientEndLog
 	commands atomic.Int64 // total_commands_processed
@@ -30,7 +31,8 @@ func (f *Front) Serve(nc net.Conn, id int64) {
 // New is the front end of pool p, whose clients ln accepts, within limits;
 // version is the proxy's, shown by INFO.
 func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, version string, log *slog.Logger) *Front {
-	f := &Front{p: p, ln: ln, version: version, table: commandTable(), limits: limits}
+	table := commandTable()
+	f := &Front{p: p, ln: ln, version: version, table: table, scripts: newScriptPolicy(p.Config(), table), limits: limits}
 	f.ended.Log = log
 	return f
 }

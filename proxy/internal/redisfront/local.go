@@ -11,7 +11,6 @@ import (
 	"github.com/tidwall/redcon"
 
 	"sessionproxy/protocol/resp"
-	"sessionproxy/proxy/internal/backend"
 )
 
 // redisVersion is what the proxy reports as its Redis version: the command
@@ -349,38 +348,4 @@ func cmdFlush(s *session, args [][]byte) []byte {
 		}
 	}
 	return redcon.AppendOK(nil)
-}
-
-// cmdScript: LOAD and FLUSH go to every node so EVALSHA works wherever a
-// key lives; EXISTS is answered by the first live node.
-func cmdScript(s *session, args [][]byte) []byte {
-	sub := strings.ToUpper(string(args[1]))
-	req := resp.AppendCommand(nil, args...)
-	if sub == "FLUSH" && !s.p.Config().AllowFlush {
-		// It would empty the script cache of every backend, under every
-		// other client's EVALSHA.
-		return errReply("ERR SCRIPT FLUSH is disabled on this proxy pool (set allow_flush: true to enable it)")
-	}
-	switch sub {
-	case "LOAD", "FLUSH":
-		_, replies, err := s.p.FanOut(s.backendDB(), req)
-		if err != nil {
-			return appendBackendError(nil, err)
-		}
-		if len(replies) == 0 {
-			return appendBackendError(nil, backend.ErrNoLiveServer)
-		}
-		return replies[0]
-	case "EXISTS":
-		nodes := s.p.LiveNodes()
-		if len(nodes) == 0 {
-			return appendBackendError(nil, backend.ErrNoLiveServer)
-		}
-		r, err := s.p.Do(nodes[0], s.backendDB(), req)
-		if err != nil {
-			return appendBackendError(nil, err)
-		}
-		return r
-	}
-	return errReply("ERR unknown subcommand '" + string(clip(args[1], 64)) + "'. Try SCRIPT HELP.")
 }

@@ -179,8 +179,11 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 }
 
 // routeScript routes EVAL/EVALSHA by their keys, which must all have the
-// same owners.
+// same owners, once the pool's script policy lets them run.
 func (s *session) routeScript(spec *cmdSpec, args [][]byte, req []byte) slot {
+	if refused := s.checkScript(spec, args); refused != nil {
+		return slot{local: refused}
+	}
 	numkeys, err := strconv.Atoi(string(args[2]))
 	if err != nil || numkeys < 0 {
 		return slot{local: redcon.AppendError(nil, "ERR value is not an integer or out of range")}
