@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -175,5 +176,29 @@ func TestBackendACLUser(t *testing.T) {
 	}
 	if out := cl.proxy.Output(); strings.Contains(out, "NOPERM") {
 		t.Errorf("the proxy logged a permission error:\n%s", out)
+	}
+}
+
+// sessionproxy -t accepts redis_auth_user with its password, and refuses it
+// alone, naming the file, the line and the key: every backend would answer
+// WRONGPASS.
+func TestRedisAuthUserNeedsRedisAuth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const pool = "sessions:\n  listen: 127.0.0.1:%d\n  redis: true\n%s  servers:\n   - 127.0.0.1:6379:1 r1\n"
+	good := filepath.Join(dir, "good.yml")
+	if err := os.WriteFile(good, []byte(fmt.Sprintf(pool, harness.FreePort(t), "  redis_auth_user: sessionproxy\n  redis_auth: pw\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := harness.RunProxy(t, "-t", "-c", good); code != 0 {
+		t.Errorf("sessionproxy -t with redis_auth_user and redis_auth exited %d:\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(bad, []byte(fmt.Sprintf(pool, harness.FreePort(t), "  redis_auth_user: sessionproxy\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := harness.RunProxy(t, "-t", "-c", bad)
+	if want := bad + `:4: pool "sessions": key "redis_auth_user": needs redis_auth`; code == 0 || !strings.Contains(out, want) {
+		t.Errorf("sessionproxy -t with redis_auth_user alone exited %d:\n%s\nwant an error containing %q", code, out, want)
 	}
 }
