@@ -34,8 +34,7 @@ func (s *session) saslAuth(r *memcache.BinaryRequest) bool {
 	if len(user) > 64 {
 		user = user[:64]
 	}
-	s.f.authLog.Warn("authentication failed", "failures",
-		slog.String("peer", s.nc.RemoteAddr().String()), slog.String("user", string(user)))
+	s.f.authLog.Warn(slog.String("peer", s.nc.RemoteAddr().String()), slog.String("user", string(user)))
 	if s.authFailures++; s.authFailures >= maxAuthFailures {
 		s.closeAfter = true
 	}

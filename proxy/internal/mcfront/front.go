@@ -39,7 +39,7 @@ type counters struct {
 
 // New is the front end of pool p, whose clients ln accepts, within limits.
 func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, log *slog.Logger) *Front {
-	f := &Front{p: p, ln: ln, limits: limits, authLog: ratelog.New(log, time.Second)}
+	f := &Front{p: p, ln: ln, limits: limits, authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
 	f.ended.Log = log
 	return f
 }

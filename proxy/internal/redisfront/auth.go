@@ -49,8 +49,7 @@ func (s *session) authFailed(user []byte) {
 	if user != nil {
 		name = string(clip(user, 64))
 	}
-	s.f.authLog.Warn("authentication failed", "failures",
-		slog.String("peer", s.nc.RemoteAddr().String()), slog.String("user", name))
+	s.f.authLog.Warn(slog.String("peer", s.nc.RemoteAddr().String()), slog.String("user", name))
 	if s.authFailures++; s.authFailures >= maxAuthFailures {
 		s.closeAfter = true
 	}

@@ -37,7 +37,7 @@ func (f *Front) Serve(nc net.Conn, id int64) {
 func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, version string, log *slog.Logger) *Front {
 	table := commandTable()
 	f := &Front{p: p, ln: ln, version: version, table: table, scripts: newScriptPolicy(p.Config(), table), limits: limits,
-		authLog: ratelog.New(log, time.Second)}
+		authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
 	f.ended.Log = log
 	return f
 }
