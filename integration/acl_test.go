@@ -122,6 +122,9 @@ func TestBackendACLUser(t *testing.T) {
 	if keys, err := c.Keys(ctx, "spring:*").Result(); err != nil || len(keys) != 1 {
 		t.Errorf("KEYS spring:* = %v, %v", keys, err)
 	}
+	if info, err := c.Info(ctx).Result(); err != nil || !strings.Contains(info, "db0:keys=") {
+		t.Errorf("INFO through the proxy (its keyspace section asks the servers): %v\n%s", err, info)
+	}
 	if size, err := c.DBSize(ctx).Result(); err != nil || size < n {
 		t.Errorf("DBSIZE = %d, %v; want at least %d", size, err, n)
 	}
