@@ -88,7 +88,7 @@ func codecFor(pc config.Pool) backend.Codec {
 	if pc.Protocol == config.ProtocolMemcache {
 		return backend.NewMemcacheCodec()
 	}
-	return backend.NewRedisCodec(pc.RedisAuth)
+	return backend.NewRedisCodec(pc.RedisAuthUser, pc.RedisAuth)
 }
 
 // Start listens on every pool's address and serves in the background.

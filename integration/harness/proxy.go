@@ -172,7 +172,7 @@ func StartProxyArgs(t testing.TB, yamlConfig string, args ...string) *Proxy {
 }
 
 // listenAddrs lists the TCP listen addresses of the pools, in file order,
-// and the first pool's auth: password.
+// and the first pool's auth: password (the first of a list).
 func listenAddrs(config string) (addrs []string, auth string, err error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(config), &doc); err != nil {
@@ -185,9 +185,12 @@ func listenAddrs(config string) (addrs []string, auth string, err error) {
 	for i := 0; i+1 < len(pools); i += 2 {
 		pool := pools[i+1]
 		for j := 0; j+1 < len(pool.Content); j += 2 {
-			switch k, v := pool.Content[j].Value, pool.Content[j+1].Value; {
+			vn := pool.Content[j+1]
+			switch k, v := pool.Content[j].Value, vn.Value; {
 			case k == "listen" && !strings.HasPrefix(v, "/"):
 				addrs = append(addrs, v)
+			case k == "auth" && i == 0 && vn.Kind == yaml.SequenceNode && len(vn.Content) > 0:
+				auth = vn.Content[0].Value // a list of passwords: any one logs in
 			case k == "auth" && i == 0:
 				auth = v
 			}

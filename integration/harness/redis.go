@@ -27,7 +27,14 @@ type RedisOptions struct {
 	Persist bool
 	// RequirePass is the server's requirepass. Default "" (none).
 	RequirePass string
+	// User and UserPass are the ACL user the harness itself logs in as
+	// (AUTH User UserPass, to check the server is up and in Client), for a
+	// server whose users Args define ("--user", "admin", "on", ...).
+	// Default "": the default user, with RequirePass.
+	User, UserPass string
 	// Args are extra redis-server arguments, e.g. "--maxmemory", "10mb".
+	// redis-server quotes each one, so a rule with spaces is given as
+	// separate arguments.
 	Args []string
 }
 
@@ -126,7 +133,11 @@ func (r *Redis) start() error {
 func (r *Redis) pingReady(c net.Conn) error {
 	req := "*1\r\n$4\r\nPING\r\n"
 	want := 1
-	if r.opts.RequirePass != "" {
+	switch {
+	case r.opts.User != "":
+		req = string(AppendCommand(nil, "AUTH", r.opts.User, r.opts.UserPass)) + req
+		want = 2
+	case r.opts.RequirePass != "":
 		req = fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(r.opts.RequirePass), r.opts.RequirePass) + req
 		want = 2
 	}
@@ -177,10 +188,15 @@ func (r *Redis) Client() *redis.Client { return r.ClientDB(0) }
 
 // ClientDB is Client for database db.
 func (r *Redis) ClientDB(db int) *redis.Client {
+	pass := r.opts.RequirePass
+	if r.opts.User != "" {
+		pass = r.opts.UserPass
+	}
 	c := redis.NewClient(&redis.Options{
 		Addr:            r.Addr(),
 		DB:              db,
-		Password:        r.opts.RequirePass,
+		Username:        r.opts.User,
+		Password:        pass,
 		Protocol:        2,
 		DialTimeout:     2 * time.Second,
 		ReadTimeout:     5 * time.Second,

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/subtle"
 	"os"
 	"time"
 )
@@ -93,6 +92,11 @@ type Pool struct {
 	// RedisAuth is the password the proxy sends to the backends with AUTH.
 	// Redis pools only. Default "" (no AUTH).
 	RedisAuth string
+	// RedisAuthUser is the Redis ACL user the proxy authenticates as on
+	// the backends, AUTH <redis_auth_user> <redis_auth>; it needs
+	// RedisAuth. Redis pools only. Default "" (AUTH <redis_auth>, the
+	// backends' default user).
+	RedisAuthUser string
 	// RedisDB is the database the proxy SELECTs on the backends. Redis pools
 	// only. Default 0.
 	RedisDB int
@@ -115,9 +119,15 @@ type Pool struct {
 	// Replicas is the number of servers that hold each key, at least 1 and
 	// at most len(Servers). 1 is twemproxy's behaviour. Default 1.
 	Replicas int
-	// Auth is the password clients must send (AUTH for Redis, SASL for
-	// memcache). Default "" (clients need not authenticate).
-	Auth string
+	// Auth are the passwords clients may send as the default user (Redis
+	// AUTH <password>, memcached SASL PLAIN), from auth:, a password or a
+	// list of them so that one can be rotated without downtime. Default
+	// none.
+	Auth []string
+	// Users are named users and their passwords, from users:, for Redis
+	// AUTH <user> <password> and memcached SASL PLAIN user names. With
+	// users and no Auth, the default user is disabled. Default none.
+	Users map[string][]string
 	// AllowFlush lets clients run FLUSHDB, FLUSHALL and flush_all. Default
 	// false: one stray flush would log out every user.
 	AllowFlush bool
@@ -219,10 +229,4 @@ func Load(path string) ([]Pool, error) {
 		return nil, err // "open path: no such file or directory" says it all
 	}
 	return Parse(path, data)
-}
-
-// AuthMatches reports whether pass is the pool's client password, in time
-// that does not depend on how much of it matches.
-func (p *Pool) AuthMatches(pass []byte) bool {
-	return subtle.ConstantTimeCompare(pass, []byte(p.Auth)) == 1
 }

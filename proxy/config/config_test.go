@@ -171,7 +171,7 @@ var parseTests = []parseTest{
 				p.HashTag = "{}"
 				p.Timeout = 250 * time.Millisecond
 				p.Replicas = 2
-				p.Auth = "change-me"
+				p.Auth = []string{"change-me"}
 				p.RedisAuth = "backend-secret"
 				p.RedisDB = 2
 				p.Databases = 4
@@ -254,7 +254,7 @@ var parseTests = []parseTest{
 			p.ServerRetryTimeout = 5 * time.Second
 			p.ServerFailureLimit = 0
 			p.Replicas = 2
-			p.Auth = "clientpw"
+			p.Auth = []string{"clientpw"}
 			p.AllowFlush = true
 			p.HealthCheckInterval = 250 * time.Millisecond
 			p.Databases = 1
@@ -488,8 +488,41 @@ test.yml:3: pool "alpha": key "redis": "maybe" is not a boolean (expected true o
 	{name: "databases in a memcache pool", yaml: pool("databases: 4"), err: `test.yml:2: pool "alpha": key "databases": only applies to redis pools, and this pool speaks memcache (add "redis: true" if its servers are Redis)`},
 	{name: "proto_max_bulk_len in a memcache pool", yaml: pool("proto_max_bulk_len: 1mb"), err: `key "proto_max_bulk_len": only applies to redis pools`},
 	{name: "item_size_max in a redis pool", yaml: pool("redis: true", "item_size_max: 1mb"), err: `key "item_size_max": only applies to memcache pools, and this pool speaks redis (Redis pools limit values with proto_max_bulk_len)`},
-	{name: "auth is a list, value not echoed", yaml: pool("auth: [s3cret]"), err: `key "auth": expected a string, got a list`},
 	{name: "auth empty", yaml: pool("auth:"), err: `key "auth": has no value`},
+	{name: "auth empty string is no password", yaml: pool(`auth: ""`), check: func(t *testing.T, pools []Pool) {
+		if pools[0].AuthRequired() {
+			t.Errorf("auth: \"\" requires a password")
+		}
+	}},
+	{name: "auth list, for rotation", yaml: pool("auth: [old-pw, new-pw]"), check: func(t *testing.T, pools []Pool) {
+		if !reflect.DeepEqual(pools[0].Auth, []string{"old-pw", "new-pw"}) {
+			t.Errorf("Auth = %q", pools[0].Auth)
+		}
+	}},
+	{name: "auth list empty", yaml: pool("auth: []"), err: `test.yml:2: pool "alpha": key "auth": the list is empty (expected at least one password)`},
+	{name: "auth list with an empty password", yaml: pool(`auth: [a, ""]`), err: `key "auth": a password in the list is empty`},
+	{name: "auth list of lists", yaml: pool("auth: [[a]]"), err: `key "auth": each password must be a string, got a list or a map`},
+	{name: "auth a map", yaml: pool("auth: {a: 1}"), err: `key "auth": expected a password or a list of passwords, got a map`},
+	{name: "users", yaml: pool("users: {app: pw1, ops: [pw2, pw3]}"), check: func(t *testing.T, pools []Pool) {
+		want := map[string][]string{"app": {"pw1"}, "ops": {"pw2", "pw3"}}
+		if !reflect.DeepEqual(pools[0].Users, want) || !pools[0].AuthRequired() || len(pools[0].Auth) != 0 {
+			t.Errorf("Users = %q, Auth = %q", pools[0].Users, pools[0].Auth)
+		}
+	}},
+	{name: "users a list", yaml: pool("users: [app]"), err: `key "users": expected a map of user names to passwords`},
+	{name: "users empty", yaml: pool("users: {}"), err: `key "users": the map is empty`},
+	{name: "users default", yaml: pool("users: {default: pw}"), err: `test.yml:2: pool "alpha": key "users": user "default" is the one auth: sets the passwords of: move its password there`},
+	{name: "users name with a space", yaml: pool(`users: {"a b": pw}`), err: `key "users": user name "a b" contains a space`},
+	{name: "users empty password", yaml: pool(`users: {app: ""}`), err: `key "users": the password is empty`},
+	{name: "users no password", yaml: pool(`users: {app: }`), err: `key "users": has no value`},
+	{name: "redis_auth_user", yaml: pool("redis: true", "redis_auth: pw", "redis_auth_user: sessionproxy"), check: func(t *testing.T, pools []Pool) {
+		if pools[0].RedisAuthUser != "sessionproxy" || pools[0].RedisAuth != "pw" {
+			t.Errorf("RedisAuthUser = %q, RedisAuth = %q", pools[0].RedisAuthUser, pools[0].RedisAuth)
+		}
+	}},
+	{name: "redis_auth_user without redis_auth", yaml: pool("redis: true", "redis_auth_user: sessionproxy"), err: `test.yml:3: pool "alpha": key "redis_auth_user": needs redis_auth, the user's password`},
+	{name: "redis_auth_user in a memcache pool", yaml: pool("redis_auth: pw", "redis_auth_user: sessionproxy"), err: `key "redis_auth_user": only applies to redis pools`},
+	{name: "unknown key, redis.conf masteruser", yaml: pool("masteruser: x"), err: `unknown key "masteruser" (did you mean "redis_auth_user"?)`},
 
 	// listen.
 	{name: "listen missing", yaml: "alpha:\n  servers: [h:1]\n", err: `test.yml:1: pool "alpha": missing key "listen" (expected host:port, like 127.0.0.1:22121, or a unix socket path)`},
@@ -608,9 +641,14 @@ func TestEveryFixtureIsTested(t *testing.T) {
 // be pasted into a ticket.
 func TestSecretsNotInErrors(t *testing.T) {
 	for _, yaml := range []string{
-		pool("auth: [s3cret]"),
+		pool("auth: [[s3cret]]"),
 		pool("redis_auth: s3cret"),
 		pool("auth: {s3cret: 1}"),
+		pool("users: [s3cret]"),
+		pool("users: {app: {s3cret: 1}}"),
+		pool("users: {app: [[s3cret]]}"),
+		pool("users: {default: s3cret}"),
+		pool("redis: true", "redis_auth_user: s3cret"),
 	} {
 		_, err := Parse("test.yml", []byte(yaml))
 		if err == nil {

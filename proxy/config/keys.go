@@ -34,6 +34,7 @@ var keys = []key{
 	boolKey("tcpkeepalive", func(p *Pool) *bool { return &p.TCPKeepalive }),
 	boolKey("reuseport", func(p *Pool) *bool { return &p.ReusePort }),
 	stringKey("redis_auth", ProtocolRedis, func(p *Pool) *string { return &p.RedisAuth }),
+	stringKey("redis_auth_user", ProtocolRedis, func(p *Pool) *string { return &p.RedisAuthUser }),
 	intKey("redis_db", ProtocolRedis, 0, func(p *Pool) *int { return &p.RedisDB }, ""),
 	boolKey("preconnect", func(p *Pool) *bool { return &p.Preconnect }),
 	boolKey("auto_eject_hosts", func(p *Pool) *bool { return &p.AutoEjectHosts }),
@@ -45,7 +46,8 @@ var keys = []key{
 
 	{name: "protocol", parse: parseProtocolKey},
 	intKey("replicas", "", 1, func(p *Pool) *int { return &p.Replicas }, "every key needs at least one server; 1 is twemproxy's behaviour"),
-	stringKey("auth", "", func(p *Pool) *string { return &p.Auth }),
+	{name: "auth", parse: parseAuthKey},
+	{name: "users", parse: parseUsersKey},
 	boolKey("allow_flush", func(p *Pool) *bool { return &p.AllowFlush }),
 	millisKey("health_check_interval", func(p *Pool) *time.Duration { return &p.HealthCheckInterval }, ""),
 	intKey("databases", ProtocolRedis, 1, func(p *Pool) *int { return &p.Databases }, "clients need at least database 0"),

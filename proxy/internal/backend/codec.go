@@ -50,8 +50,9 @@ type Codec interface {
 }
 
 // NewRedisCodec is the codec of redis-server backends, spoken in RESP2;
-// auth is the pool's redis_auth ("" for none).
-func NewRedisCodec(auth string) Codec { return redisCodec{auth: auth} }
+// user and auth are the pool's redis_auth_user and redis_auth ("" for
+// none): with a user, the proxy logs in as that ACL user.
+func NewRedisCodec(user, auth string) Codec { return redisCodec{user: user, auth: auth} }
 
 // NewMemcacheCodec is the codec of memcached backends (1.6 or later),
 // spoken in meta commands.

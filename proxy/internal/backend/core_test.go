@@ -147,7 +147,7 @@ func keyOwnedBy(t *testing.T, p *Pool, first, second int) []byte {
 
 func TestReadOrderPutsCurrentOwnersFirst(t *testing.T) {
 	addrs := []string{refusedAddr(t), refusedAddr(t), refusedAddr(t)}
-	p, err := New(t.Context(), mustPool(t, "  redis: true\n  replicas: 3\n  server_failure_limit: 1\n", addrs), NewRedisCodec(""), discardLog)
+	p, err := New(t.Context(), mustPool(t, "  redis: true\n  replicas: 3\n  server_failure_limit: 1\n", addrs), NewRedisCodec("", ""), discardLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestReadOrderPutsCurrentOwnersFirst(t *testing.T) {
 // its state: there is no other copy to read.
 func TestReadOrderWithOneCopyIsTheOwner(t *testing.T) {
 	addrs := []string{refusedAddr(t), refusedAddr(t)}
-	p, err := New(t.Context(), mustPool(t, "  redis: true\n", addrs), NewRedisCodec(""), discardLog)
+	p, err := New(t.Context(), mustPool(t, "  redis: true\n", addrs), NewRedisCodec("", ""), discardLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestReadOrderWithOneCopyIsTheOwner(t *testing.T) {
 // A read whose first owner cannot be reached is answered by the next one.
 func TestReadFailsOverToTheNextOwner(t *testing.T) {
 	a, b := startKV(t), startKV(t)
-	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{refusedAddr(t), a.Addr, b.Addr})
+	p := startTestPool(t, coreSettings, NewRedisCodec("", ""), []string{refusedAddr(t), a.Addr, b.Addr})
 	key := keyOwnedBy(t, p, 0, -1)
 	second := map[int]*kvServer{1: a, 2: b}[p.Owners(key)[1]]
 	second.set(string(key), "session-data")
@@ -206,7 +206,7 @@ func TestReadFailsOverToTheNextOwner(t *testing.T) {
 // owner that missed is recorded for repair.
 func TestReadMissAsksTheNextOwnerAndMarksTheFirst(t *testing.T) {
 	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
-	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
+	p := startTestPool(t, coreSettings, NewRedisCodec("", ""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
 	key := keyOwnedBy(t, p, 0, 1)
 	servers[1].set(string(key), "v")
 	op := p.StartRead(0, key, resp.AppendCommand(nil, []byte("GET"), key))
@@ -233,7 +233,7 @@ func TestReadMissAsksTheNextOwnerAndMarksTheFirst(t *testing.T) {
 // the key.
 func TestWriteResultSurvivesAFailedOwnerAndMarksIt(t *testing.T) {
 	a, b := startKV(t), startKV(t)
-	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{refusedAddr(t), a.Addr, b.Addr})
+	p := startTestPool(t, coreSettings, NewRedisCodec("", ""), []string{refusedAddr(t), a.Addr, b.Addr})
 	key := keyOwnedBy(t, p, 0, -1)
 	op := p.StartWrite(0, key, resp.AppendCommand(nil, []byte("SET"), key, []byte("v")))
 	FlushOps([]*KeyOp{op})
@@ -258,7 +258,7 @@ func TestWriteResultSurvivesAFailedOwnerAndMarksIt(t *testing.T) {
 // missed-key record, which the health loop would repair at once.
 func TestWriteReplyComesFromTheMostCurrentOwner(t *testing.T) {
 	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
-	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
+	p := startTestPool(t, coreSettings, NewRedisCodec("", ""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
 	key := keyOwnedBy(t, p, 0, 1)
 	servers[1].set(string(key), "v") // owner 0 missed the other proxy's SET
 	for _, s := range servers {
@@ -284,7 +284,7 @@ func TestWriteReplyComesFromTheMostCurrentOwner(t *testing.T) {
 // first owner's value, and that value is what the second owner then holds.
 func TestConditionalCopiesTheDecidingOwnersState(t *testing.T) {
 	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
-	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
+	p := startTestPool(t, coreSettings, NewRedisCodec("", ""), []string{servers[0].Addr, servers[1].Addr, servers[2].Addr})
 	key := keyOwnedBy(t, p, 0, 1)
 	setNX := func(v string) string {
 		t.Helper()
@@ -318,7 +318,7 @@ func TestConditionalCopiesTheDecidingOwnersState(t *testing.T) {
 // be reached, and the first one is recorded as having missed the key.
 func TestConditionalMovesOnFromAnUnreachableOwner(t *testing.T) {
 	a, b := startKV(t), startKV(t)
-	p := startTestPool(t, coreSettings, NewRedisCodec(""), []string{refusedAddr(t), a.Addr, b.Addr})
+	p := startTestPool(t, coreSettings, NewRedisCodec("", ""), []string{refusedAddr(t), a.Addr, b.Addr})
 	key := keyOwnedBy(t, p, 0, -1)
 	op := p.StartConditional(0, [][]byte{key}, resp.AppendCommand(nil, []byte("SET"), key, []byte("v"), []byte("NX")), false)
 	reply, err := op.Result()
@@ -345,7 +345,7 @@ func TestConditionalMovesOnFromAnUnreachableOwner(t *testing.T) {
 func TestRepairSourceWhenEveryOwnerMissedAWrite(t *testing.T) {
 	servers := []*kvServer{startKV(t), startKV(t), startKV(t)}
 	// Not started: no health loop repairs the marks under the test.
-	p, err := New(t.Context(), mustPool(t, coreSettings, []string{servers[0].Addr, servers[1].Addr, servers[2].Addr}), NewRedisCodec(""), discardLog)
+	p, err := New(t.Context(), mustPool(t, coreSettings, []string{servers[0].Addr, servers[1].Addr, servers[2].Addr}), NewRedisCodec("", ""), discardLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestRepairSourceWhenEveryOwnerMissedAWrite(t *testing.T) {
 // A missed write is recorded as partial unless it sets or deletes the whole
 // key; the repair's choice of source depends on it.
 func TestWholeKeyWrites(t *testing.T) {
-	redis := NewRedisCodec("")
+	redis := NewRedisCodec("", "")
 	for cmd, want := range map[string]bool{"SET": true, "setex": true, "DEL": true, "UNLINK": true, "GETDEL": true,
 		"EXPIRE": false, "PEXPIRE": false, "HSET": false, "GETEX": false, "PERSIST": false} {
 		req := resp.AppendCommandStrings(nil, cmd, "k", "v")
@@ -401,7 +401,7 @@ func TestWholeKeyWrites(t *testing.T) {
 func TestWriteMissFromAnUntrustedOwnerIsAnError(t *testing.T) {
 	kv := startKV(t)
 	// Not started: no health loop repairs the mark under the test.
-	p, err := New(t.Context(), mustPool(t, coreSettings, []string{kv.Addr, refusedAddr(t), startKV(t).Addr}), NewRedisCodec(""), discardLog)
+	p, err := New(t.Context(), mustPool(t, coreSettings, []string{kv.Addr, refusedAddr(t), startKV(t).Addr}), NewRedisCodec("", ""), discardLog)
 	if err != nil {
 		t.Fatal(err)
 	}

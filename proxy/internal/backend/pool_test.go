@@ -53,7 +53,7 @@ func TestPipelineLargerThanAWriteRound(t *testing.T) {
 	for range 3 {
 		addrs = append(addrs, fakebackend.Redis(t, 2048, &sets))
 	}
-	p := startTestPool(t, "  redis: true\n  replicas: 2\n  timeout: 20000\n", NewRedisCodec(""), addrs)
+	p := startTestPool(t, "  redis: true\n  replicas: 2\n  timeout: 20000\n", NewRedisCodec("", ""), addrs)
 	const n = 400
 	value := strings.Repeat("v", 8<<10) // 400 × 8 KB × 2 replicas over 3 backends: over 2 MB per backend
 	ops := make([]*KeyOp, n)

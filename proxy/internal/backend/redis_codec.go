@@ -18,18 +18,22 @@ import (
 
 // redisCodec talks RESP2 to redis-server backends.
 type redisCodec struct {
-	auth string
+	user, auth string
 }
 
 func (redisCodec) newScanner() frameScanner { return &resp.ReplyScanner{} }
 
-// handshake sends AUTH (redis_auth), SELECT and INFO server, so a backend
-// that restarted behind our back is noticed (new run_id) before any request
-// reads its empty or old data.
+// handshake sends AUTH (redis_auth_user and redis_auth), SELECT and INFO
+// server, so a backend that restarted behind our back is noticed (new
+// run_id) before any request reads its empty or old data.
 func (c redisCodec) handshake(nc net.Conn, db int, timeout time.Duration) (string, error) {
 	var req []byte
 	n := 0
-	if c.auth != "" {
+	switch {
+	case c.user != "":
+		req = resp.AppendCommandStrings(req, "AUTH", c.user, c.auth)
+		n++
+	case c.auth != "":
 		req = resp.AppendCommandStrings(req, "AUTH", c.auth)
 		n++
 	}
@@ -236,6 +240,7 @@ func newRedisProber(p *Pool) *redisProber {
 		pr.addrs = append(pr.addrs, s.Addr)
 		pr.clients = append(pr.clients, redis.NewClient(&redis.Options{
 			Addr:            s.Addr,
+			Username:        p.cfg.RedisAuthUser,
 			Password:        p.cfg.RedisAuth,
 			Protocol:        2,
 			DialTimeout:     p.cfg.Timeout,

@@ -129,20 +129,17 @@ func (s *session) routeBinary(r *memcache.BinaryRequest) {
 		}
 		s.reply(memcache.AppendBinaryResponse(out, resp, nil, nil, nil))
 	case memcache.OpSASLListMechs:
-		if s.p.Config().Auth == "" {
+		if !s.p.Config().AuthRequired() {
 			fail(memcache.StatusUnknownCommand)
 			return
 		}
 		s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("PLAIN")))
 	case memcache.OpSASLAuth:
-		if s.p.Config().Auth == "" {
+		if !s.p.Config().AuthRequired() {
 			fail(memcache.StatusUnknownCommand)
 			return
 		}
-		// PLAIN: authzid NUL authcid NUL password.
-		parts := bytes.Split(r.Value, []byte{0})
-		if string(r.Key) == "PLAIN" && len(parts) == 3 && s.p.Config().AuthMatches(parts[2]) {
-			s.authed = true
+		if s.saslAuth(r) {
 			s.reply(memcache.AppendBinaryResponse(nil, resp, nil, nil, []byte("Authenticated.")))
 			return
 		}

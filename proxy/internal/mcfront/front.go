@@ -4,10 +4,12 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"sessionproxy/protocol/memcache"
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
+	"sessionproxy/proxy/internal/ratelog"
 )
 
 // memcachedVersion is the version the proxy reports: the protocol it speaks
@@ -21,6 +23,9 @@ type Front struct {
 	limits netio.ClientLimits
 	ended  netio.ClientEndLog
 	counts counters
+	// authLog reports failed SASL authentications, at most one line a
+	// second for the pool.
+	authLog *ratelog.Limiter
 }
 
 // counters are the front end's request counters, shown by `stats` under
@@ -34,7 +39,7 @@ type counters struct {
 
 // New is the front end of pool p, whose clients ln accepts, within limits.
 func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, log *slog.Logger) *Front {
-	f := &Front{p: p, ln: ln, limits: limits}
+	f := &Front{p: p, ln: ln, limits: limits, authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
 	f.ended.Log = log
 	return f
 }
@@ -43,7 +48,7 @@ func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, log *sl
 // has no client ids).
 func (f *Front) Serve(nc net.Conn, id int64) {
 	cfg := f.p.Config()
-	s := &session{f: f, p: f.p, nc: nc, authed: cfg.Auth == "",
+	s := &session{f: f, p: f.p, nc: nc, authed: !cfg.AuthRequired(),
 		lim: memcache.Limits{ItemSizeMax: cfg.ItemSizeMax}}
 	err := netio.Serve(nc, f.limits, s)
 	if s.overLimit != nil {

@@ -41,6 +41,8 @@ type session struct {
 	// overLimit is set when a round's replies passed
 	// client_output_buffer_limit: the client is closed.
 	overLimit error
+	// authFailures counts failed SASL authentications on this connection.
+	authFailures int
 }
 
 // slot is the reply to one request: either local, or ops to wait for

@@ -91,7 +91,7 @@ func (f *Front) settingsStats() [][2]string {
 		{"detail_enabled", "no"},
 		{"cas_enabled", "yes"},
 		{"binding_protocol", "auto-negotiate"},
-		{"auth_enabled_sasl", yesNo(cfg.Auth != "")},
+		{"auth_enabled_sasl", yesNo(cfg.AuthRequired())},
 		{"auth_enabled_ascii", "no"},
 		{"item_size_max", strconv.Itoa(cfg.ItemSizeMax)},
 		{"flush_enabled", yesNo(cfg.AllowFlush)},

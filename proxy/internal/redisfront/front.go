@@ -8,6 +8,7 @@ import (
 
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
+	"sessionproxy/proxy/internal/ratelog"
 )
 
 // Front is the Redis front end of one pool.
@@ -20,11 +21,14 @@ type Front struct {
 	limits   netio.ClientLimits
 	ended    netio.ClientEndLog
 	commands atomic.Int64 // total_commands_processed
+	// authLog reports wrong passwords, at most one line a second for the
+	// pool: a client guessing passwords must not flood the log.
+	authLog *ratelog.Limiter
 }
 
 // Serve runs one client connection until it ends.
 func (f *Front) Serve(nc net.Conn, id int64) {
-	s := &session{f: f, p: f.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: f.p.Config().Auth == ""}
+	s := &session{f: f, p: f.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: !f.p.Config().AuthRequired()}
 	f.ended.Ended(nc.RemoteAddr(), s.serve())
 }
 
@@ -32,7 +36,8 @@ func (f *Front) Serve(nc net.Conn, id int64) {
 // version is the proxy's, shown by INFO.
 func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, version string, log *slog.Logger) *Front {
 	table := commandTable()
-	f := &Front{p: p, ln: ln, version: version, table: table, scripts: newScriptPolicy(p.Config(), table), limits: limits}
+	f := &Front{p: p, ln: ln, version: version, table: table, scripts: newScriptPolicy(p.Config(), table), limits: limits,
+		authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
 	f.ended.Log = log
 	return f
 }

@@ -38,52 +38,6 @@ func cmdQuit(s *session, args [][]byte) []byte {
 	return redcon.AppendOK(nil)
 }
 
-// checkAuth applies Redis 6+'s rules: the single-argument form is the
-// default user's password; a user name other than "default" never matches.
-func (s *session) checkAuth(user, pass []byte) []byte {
-	want := s.p.Config().Auth
-	if want == "" {
-		if user == nil {
-			return errReply("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-		}
-		if string(user) == "default" {
-			s.authed = true
-			return nil
-		}
-		return errReply("WRONGPASS invalid username-password pair or user is disabled.")
-	}
-	if (user == nil || string(user) == "default") && s.p.Config().AuthMatches(pass) {
-		s.authed = true
-		return nil
-	}
-	// A client guessing passwords gets a handful of tries per connection:
-	// each new connection costs it a handshake.
-	if s.authFailures++; s.authFailures >= maxAuthFailures {
-		s.closeAfter = true
-	}
-	return errReply("WRONGPASS invalid username-password pair or user is disabled.")
-}
-
-// maxAuthFailures is how many wrong passwords a connection may send
-// before it is closed.
-const maxAuthFailures = 10
-
-func cmdAuth(s *session, args [][]byte) []byte {
-	var e []byte
-	switch len(args) {
-	case 2:
-		e = s.checkAuth(nil, args[1])
-	case 3:
-		e = s.checkAuth(args[1], args[2])
-	default:
-		return errReply("ERR syntax error")
-	}
-	if e != nil {
-		return e
-	}
-	return redcon.AppendOK(nil)
-}
-
 func cmdSelect(s *session, args [][]byte) []byte {
 	n, err := strconv.Atoi(string(args[1]))
 	if err != nil {
@@ -133,7 +87,7 @@ func cmdHello(s *session, args [][]byte) []byte {
 			return errReply("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
 		}
 	}
-	if s.p.Config().Auth != "" && !s.authed {
+	if s.p.Config().AuthRequired() && !s.authed {
 		return errReply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if name != nil {
@@ -211,7 +165,7 @@ func cmdTime(s *session, args [][]byte) []byte {
 
 func cmdReset(s *session, args [][]byte) []byte {
 	s.proto, s.db, s.name, s.inMulti, s.queued = 2, 0, "", false, nil
-	if s.p.Config().Auth != "" {
+	if s.p.Config().AuthRequired() {
 		s.authed = false
 	}
 	return redcon.AppendString(nil, "RESET")

@@ -122,7 +122,7 @@ func (s *session) dispatch(args [][]byte, raw []byte) {
 		s.replyLocal(redcon.AppendError(nil, "ERR wrong number of arguments for '"+spec.name+"' command"))
 		return
 	}
-	if s.p.Config().Auth != "" && !s.authed && !spec.noAuth {
+	if s.p.Config().AuthRequired() && !s.authed && !spec.noAuth {
 		s.replyLocal(redcon.AppendError(nil, "NOAUTH Authentication required."))
 		return
 	}
