@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,14 +38,40 @@ func TestClientConnectionsRefusalIsInThePoolsProtocol(t *testing.T) {
 	px := harness.StartProxy(t, conf)
 	redisAddr, mcAddr := px.Addrs()[0], px.Addrs()[1]
 
-	held := harness.DialRaw(t, redisAddr)
-	if v, err := held.Do("PING"); err != nil || v.Str != "PONG" {
-		t.Fatalf("PING on the first client: %v %v", v, err)
+	// The harness's own check that the proxy listens holds a slot until
+	// the proxy sees it closed: the first client retries until served.
+	var held *harness.RawConn
+	if !harness.WaitFor(10*time.Second, func() bool {
+		c, err := harness.DialRawErr(redisAddr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		if v, err := c.Do("PING"); err == nil && v.Str == "PONG" {
+			held = c
+			return true
+		}
+		c.Close()
+		return false
+	}) {
+		t.Fatal("no client served on the Redis pool")
 	}
-	mcHeld := dialText(t, mcAddr)
-	if got := mcHeld.do("version\r\n"); !strings.HasPrefix(got, "VERSION ") {
-		t.Fatalf("version on the first memcached client: %q", got)
+	t.Cleanup(held.Close)
+	var mcHeld *mcText
+	if !harness.WaitFor(10*time.Second, func() bool {
+		c := dialText(t, mcAddr)
+		c.send("version\r\n")
+		line, err := c.r.ReadString('\n')
+		if err == nil && strings.HasPrefix(line, "VERSION ") {
+			mcHeld = c
+			return true
+		}
+		c.nc.Close()
+		return false
+	}) {
+		t.Fatal("no client served on the memcached pool")
 	}
+	rejected := infoField(t, held, "stats", "rejected_connections")
+	mcRejected := statsField(t, mcHeld, "rejected_connections")
 
 	if got := refusedWith(t, redisAddr, harness.Command("PING")); got != redisRefusal {
 		t.Errorf("Redis client past client_connections read %q, want %q then EOF", got, redisRefusal)
@@ -59,12 +86,28 @@ func TestClientConnectionsRefusalIsInThePoolsProtocol(t *testing.T) {
 		t.Errorf("memcached binary client past client_connections read %q, want %q then EOF", got, memcacheRefusal)
 	}
 
-	if v, err := held.Do("INFO", "stats"); err != nil || !strings.Contains(v.Str, "rejected_connections:1\r\n") {
-		t.Errorf("INFO stats after one refusal: %v %v, want rejected_connections:1", v, err)
+	if n := infoField(t, held, "stats", "rejected_connections"); n != rejected+1 {
+		t.Errorf("rejected_connections went from %d to %d after one refusal", rejected, n)
 	}
-	if got := mcHeld.do("stats\r\n"); !strings.Contains(got, "STAT rejected_connections 2\r\n") {
-		t.Errorf("stats after two refusals: %q, want rejected_connections 2", got)
+	if n := statsField(t, mcHeld, "rejected_connections"); n != mcRejected+2 {
+		t.Errorf("memcached rejected_connections went from %d to %d after two refusals", mcRejected, n)
 	}
+}
+
+// statsField reads a number from a memcached pool's stats.
+func statsField(t *testing.T, c *mcText, name string) int {
+	t.Helper()
+	for line := range strings.SplitSeq(c.do("stats\r\n"), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "STAT "+name+" "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("stats: %s: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("stats has no %s", name)
+	return 0
 }
 
 // refusedWith connects to addr, sends req, and returns everything read
