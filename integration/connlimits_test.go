@@ -70,6 +70,12 @@ func TestClientConnectionsRefusalIsInThePoolsProtocol(t *testing.T) {
 	}) {
 		t.Fatal("no client served on the memcached pool")
 	}
+	if n := infoField(t, held, "clients", "maxclients"); n != 1 {
+		t.Errorf("INFO clients: maxclients:%d, want client_connections, 1", n)
+	}
+	if n := statsField(t, mcHeld, "max_connections"); n != 1 {
+		t.Errorf("stats: max_connections %d, want client_connections, 1", n)
+	}
 	rejected := infoField(t, held, "stats", "rejected_connections")
 	mcRejected := statsField(t, mcHeld, "rejected_connections")
 

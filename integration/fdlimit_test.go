@@ -19,9 +19,9 @@ import (
 // The proxy runs with 4,096 descriptors and 5,000 clients connect to one of
 // its pools. The proxy holds as many as its descriptors allow once its
 // backends and probes are served, refuses the rest in Redis's words, and
-// keeps every backend of both pools up: before, the flood took every
-// descriptor, the other pool's memcached probes failed with "too many open
-// files" and its nodes were marked down. Clients connected before the
+// keeps every backend of both pools up. Without the cap the flood takes
+// every descriptor, and the other pool's memcached probes fail with "too
+// many open files" and mark its nodes down. Clients connected before the
 // flood are served throughout, and everything is normal once it ends.
 func TestClientFloodOnOnePoolLeavesEveryBackendUp(t *testing.T) {
 	const (
@@ -95,6 +95,10 @@ func TestClientFloodOnOnePoolLeavesEveryBackendUp(t *testing.T) {
 		}
 	}
 	checkNodes("before the flood")
+	maxClients := infoField(t, watchA, "clients", "maxclients")
+	if maxClients <= 0 || maxClients >= proxyLimit {
+		t.Fatalf("maxclients:%d under a limit of %d descriptors, want fewer, leaving the backends theirs", maxClients, proxyLimit)
+	}
 	before := infoField(t, watchA, "stats", "total_connections_received")
 	// The proxy's probes of the first Redis, counted by the INFO commands
 	// it ran, less the INFO commandstats of this test.
@@ -127,6 +131,9 @@ func TestClientFloodOnOnePoolLeavesEveryBackendUp(t *testing.T) {
 	if !seenAll || received < dialed {
 		t.Fatalf("the proxy accepted %d of %d connections (refused %d); it should accept and then hold or refuse each\nnodes not up: %v",
 			received, dialed, rejected, notUp)
+	}
+	if held := dialed - rejected + 2; held > maxClients { // with the two watching clients
+		t.Errorf("%d clients held, above maxclients:%d", held, maxClients)
 	}
 	if rejected == 0 {
 		t.Fatalf("%d connections held under a limit of %d descriptors, none refused", dialed, proxyLimit)

@@ -44,6 +44,7 @@ func (f *Front) proxyStats() [][2]string {
 		{"time", strconv.FormatInt(now.Unix(), 10)},
 		{"version", memcachedVersion},
 		{"curr_connections", strconv.FormatInt(cl.Connected.Load(), 10)},
+		{"max_connections", strconv.Itoa(f.ln.MaxClients())},
 		{"total_connections", strconv.FormatInt(cl.Received.Load(), 10)},
 		{"rejected_connections", strconv.FormatInt(cl.Rejected.Load(), 10)},
 		{"cmd_get", strconv.FormatInt(c.gets.Load(), 10)},

@@ -18,7 +18,12 @@ type ClientSlots struct {
 func NewClientSlots(max int) *ClientSlots { return &ClientSlots{max: int64(max)} }
 
 // Max is the most clients held at once; 0 is no cap.
-func (s *ClientSlots) Max() int { return int(max(s.max, 0)) }
+func (s *ClientSlots) Max() int {
+	if s == nil {
+		return 0
+	}
+	return int(max(s.max, 0))
+}
 
 // Held is the number of clients holding a slot now.
 func (s *ClientSlots) Held() int { return int(s.held.Load()) }

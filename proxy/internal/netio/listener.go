@@ -213,6 +213,21 @@ func (l *Listener) admit() error {
 	return nil
 }
 
+// MaxClients is the most clients the pool may hold: its
+// client_connections, lowered to the process's cap; 0 when neither is set.
+// INFO shows it as Redis's maxclients, `stats` as memcached's
+// max_connections.
+func (l *Listener) MaxClients() int {
+	own, process := l.cfg.MaxClients, l.cfg.Slots.Max()
+	switch {
+	case own <= 0:
+		return process
+	case process <= 0:
+		return own
+	}
+	return min(own, process)
+}
+
 // Close stops accepting; the connections already accepted go on.
 func (l *Listener) Close() {
 	if l.ln != nil {

@@ -29,8 +29,8 @@ func (f *failingListener) Addr() net.Addr { return &net.TCPAddr{} }
 
 // When the process is out of descriptors, every retry of accept fails:
 // the log gets one line a second with the count of failures, not one line
-// each (2,015 lines in a minute before). The clock is the test's: each
-// failure takes 1 ms of it.
+// each (thousands a minute). The clock is the test's: each failure takes
+// 1 ms of it.
 func TestRepeatedAcceptErrorsAreLoggedOnceASecondWithACount(t *testing.T) {
 	const failures = 5000 // 5 s of the test's clock
 	var logs bytes.Buffer
