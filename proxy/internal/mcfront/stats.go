@@ -82,8 +82,9 @@ func (f *Front) settingsStats() [][2]string {
 		socket = f.ln.Addr()
 	}
 	return [][2]string{
-		// 0: no limit of the proxy's own (client_connections: 0).
-		{"maxconns", strconv.Itoa(cfg.ClientConnections)},
+		// As memcached's, the limit in force: client_connections, lowered to
+		// what the open file limit leaves (0: neither is set).
+		{"maxconns", strconv.Itoa(f.ln.MaxClients())},
 		{"tcpport", port},
 		{"udpport", "0"},
 		{"inter", inter},
