@@ -52,3 +52,20 @@ func TestMemcacheProbeReusesItsConnection(t *testing.T) {
 		t.Fatalf("%d connections after the kept one was closed, want 2", n)
 	}
 }
+
+// The Redis health probe keeps its connection too (go-redis's pool of one).
+func TestRedisProbeReusesItsConnection(t *testing.T) {
+	s := fakebackend.StartStub(t, func(s *fakebackend.Stub, c net.Conn) {
+		s.Record("connect")
+		fakebackend.ServeRedis(s, c)
+	})
+	pr := newTestProber(t, s.Addr)
+	for range 5 {
+		if _, err := pr.Probe(context.Background(), 0); err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+	}
+	if n := s.Count("connect"); n != 1 {
+		t.Fatalf("5 probes made %d connections, want 1", n)
+	}
+}
