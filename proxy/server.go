@@ -43,16 +43,19 @@ type poolServer struct {
 	}
 }
 
-// refusal is what a client refused for client_connections reads before
-// the connection closes.
-var refusal = []byte("-ERR max number of clients reached\r\n")
-
 // New prepares the pools; nothing listens until Start.
 func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{opts: opts, log: opts.Logger}
+	capacity, err := clientSlots(pools, s.log)
+	if err != nil {
+		return nil, err
+	}
+	// One cap for every pool: descriptors are the process's, and a flood
+	// on one pool must not starve another pool's backends either.
+	slots := netio.NewClientSlots(capacity)
 	for _, pc := range pools {
 		p, err := backend.New(ctx, pc, codecFor(pc), s.log)
 		if err != nil {
@@ -61,7 +64,7 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 		ln := netio.NewListener(netio.ListenConfig{
 			Pool: pc.Name, Addr: pc.Listen, Perm: pc.ListenPerm,
 			KeepAlive: pc.TCPKeepalive, ReusePort: pc.ReusePort,
-			MaxClients: pc.ClientConnections, Refusal: refusal,
+			MaxClients: pc.ClientConnections, Slots: slots, Refusal: refusal(pc),
 			Log: s.log.With("pool", pc.Name),
 		})
 		limits := netio.ClientLimits{
@@ -81,6 +84,16 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 		s.pools = append(s.pools, ps)
 	}
 	return s, nil
+}
+
+// refusal is what a client refused for client_connections or the
+// descriptor cap reads before its connection closes, in the pool's client
+// protocol.
+func refusal(pc config.Pool) []byte {
+	if pc.Protocol == config.ProtocolMemcache {
+		return []byte(mcfront.Refusal)
+	}
+	return []byte(redisfront.Refusal)
 }
 
 // codecFor is the codec of the pool's backend servers.

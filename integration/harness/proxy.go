@@ -127,11 +127,25 @@ type Proxy struct {
 // failed.
 func StartProxy(t testing.TB, yamlConfig string) *Proxy {
 	t.Helper()
-	return StartProxyArgs(t, yamlConfig)
+	return startProxy(t, nil, yamlConfig, nil)
 }
 
 // StartProxyArgs is StartProxy with more command-line flags after -c.
 func StartProxyArgs(t testing.TB, yamlConfig string, args ...string) *Proxy {
+	t.Helper()
+	return startProxy(t, nil, yamlConfig, args)
+}
+
+// StartProxyUnder is StartProxy with the proxy run under wrapper, a command
+// that runs the rest of its arguments in its own process (it must exec
+// them, so that the PID stays the proxy's): e.g. "prlimit",
+// "--nofile=4096:4096", "--" to start it with a lower open file limit.
+func StartProxyUnder(t testing.TB, wrapper []string, yamlConfig string) *Proxy {
+	t.Helper()
+	return startProxy(t, wrapper, yamlConfig, nil)
+}
+
+func startProxy(t testing.TB, wrapper []string, yamlConfig string, flags []string) *Proxy {
 	t.Helper()
 	bin := ProxyBinary(t)
 	addrs, auth, err := listenAddrs(yamlConfig)
@@ -144,7 +158,11 @@ func StartProxyArgs(t testing.TB, yamlConfig string, args ...string) *Proxy {
 		t.Fatalf("harness: %v", err)
 	}
 	p := &Proxy{t: t, conf: conf, addrs: addrs, auth: auth, out: &outputBuffer{}}
-	proc, err := spawn("sessionproxy", bin, append([]string{"-c", conf}, args...), dir, p.out)
+	path, args := bin, append([]string{"-c", conf}, flags...)
+	if len(wrapper) > 0 {
+		path, args = wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], bin), args...)
+	}
+	proc, err := spawn("sessionproxy", path, args, dir, p.out)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"sessionproxy/protocol/memcache"
@@ -186,24 +187,88 @@ func (memcacheCodec) keyCount(p *Pool, node int) (int64, error) {
 	return 0, errors.New("stats reply without curr_items")
 }
 
-func (memcacheCodec) newProber(p *Pool) prober { return &memcacheProber{p: p} }
+func (memcacheCodec) newProber(p *Pool) prober {
+	return &memcacheProber{p: p, conns: make([]net.Conn, len(p.cfg.Servers))}
+}
 
-// memcacheProber checks a memcached with `stats` on a short connection of
-// its own and returns its run id (its pid).
-type memcacheProber struct{ p *Pool }
+// memcacheProber checks a memcached with `stats` and returns its run id
+// (its pid). Each node's probe keeps its connection from one probe to the
+// next: dialing every health_check_interval would need a free descriptor
+// each time, and a probe that cannot get one marks a healthy node down.
+type memcacheProber struct {
+	p *Pool
 
+	mu     sync.Mutex
+	conns  []net.Conn // by node; nil while a probe uses it, or none is open
+	closed bool
+}
+
+// Probe sends `stats` on the node's kept connection. memcached's
+// idle_timeout or a restart may have closed that connection meanwhile, so
+// when it fails the probe dials a new one before it reports a failure, as a
+// probe that always dialed would have.
 func (pr *memcacheProber) Probe(ctx context.Context, node int) (string, error) {
+	if nc := pr.take(node); nc != nil {
+		if runID, err := pr.stats(nc); err == nil {
+			pr.keep(node, nc)
+			return runID, nil
+		}
+		nc.Close()
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("probe: %w", err)
+		}
+	}
 	d := net.Dialer{Timeout: pr.p.cfg.Timeout}
 	nc, err := d.DialContext(ctx, "tcp", pr.p.nodes[node].addr)
 	if err != nil {
 		return "", fmt.Errorf("probe: %w", err)
 	}
-	defer nc.Close()
+	runID, err := pr.stats(nc)
+	if err != nil {
+		nc.Close()
+		return "", fmt.Errorf("probe: %w", err)
+	}
+	pr.keep(node, nc)
+	return runID, nil
+}
+
+func (pr *memcacheProber) stats(nc net.Conn) (string, error) {
 	replies, err := roundTrip(nc, []byte("stats\r\n"), 1, pr.p.cfg.Timeout, memcacheScanner{})
 	if err != nil {
-		return "", fmt.Errorf("probe: %w", err)
+		return "", err
 	}
 	return memcacheRunID(replies[0])
 }
 
-func (pr *memcacheProber) close() {}
+// take hands the node's kept connection to one probe (nil: none is open).
+func (pr *memcacheProber) take(node int) net.Conn {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	nc := pr.conns[node]
+	pr.conns[node] = nil
+	return nc
+}
+
+// keep stores a connection that answered for the node's next probe, or
+// closes it after shutdown.
+func (pr *memcacheProber) keep(node int, nc net.Conn) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.closed || pr.conns[node] != nil {
+		nc.Close()
+		return
+	}
+	pr.conns[node] = nc
+}
+
+func (pr *memcacheProber) close() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.closed = true
+	for i, nc := range pr.conns {
+		if nc != nil {
+			nc.Close()
+			pr.conns[i] = nil
+		}
+	}
+}

@@ -16,6 +16,13 @@ import (
 // is memcached 1.6's.
 const memcachedVersion = "1.6.18"
 
+// Refusal is what a client refused for client_connections, or for the
+// process's descriptor cap, reads before its connection closes:
+// memcached's words when it is past its -c connection limit. memcached
+// writes them on accept, before it knows the protocol, so a binary-protocol
+// client reads the same text line; the proxy does the same.
+const Refusal = "ERROR Too many open connections\r\n"
+
 // Front is the memcached front end of one pool.
 type Front struct {
 	p      *backend.Pool

@@ -44,6 +44,7 @@ func (f *Front) proxyStats() [][2]string {
 		{"time", strconv.FormatInt(now.Unix(), 10)},
 		{"version", memcachedVersion},
 		{"curr_connections", strconv.FormatInt(cl.Connected.Load(), 10)},
+		{"max_connections", strconv.Itoa(f.ln.MaxClients())},
 		{"total_connections", strconv.FormatInt(cl.Received.Load(), 10)},
 		{"rejected_connections", strconv.FormatInt(cl.Rejected.Load(), 10)},
 		{"cmd_get", strconv.FormatInt(c.gets.Load(), 10)},
@@ -81,8 +82,9 @@ func (f *Front) settingsStats() [][2]string {
 		socket = f.ln.Addr()
 	}
 	return [][2]string{
-		// 0: no limit of the proxy's own (client_connections: 0).
-		{"maxconns", strconv.Itoa(cfg.ClientConnections)},
+		// As memcached's, the limit in force: client_connections, lowered to
+		// what the open file limit leaves (0: neither is set).
+		{"maxconns", strconv.Itoa(f.ln.MaxClients())},
 		{"tcpport", port},
 		{"udpport", "0"},
 		{"inter", inter},

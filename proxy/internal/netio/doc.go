@@ -1,5 +1,6 @@
 // Package netio moves bytes between the proxy's sockets and its memory:
-// the listener that accepts client connections, the batch loop that
+// the listener that accepts client connections (within a cap shared by
+// every pool's listener, ClientSlots), the batch loop that
 // serves one of them (read everything buffered, let the front end route
 // it all, write every reply with one syscall), raw non-blocking reads and
 // writes, and the pooled buffers and per-batch arenas these use so that a

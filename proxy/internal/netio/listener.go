@@ -32,8 +32,13 @@ type ListenConfig struct {
 	// MaxClients refuses connections beyond this many (twemproxy's
 	// client_connections); 0 is no limit.
 	MaxClients int
-	// Refusal is written to a client refused for MaxClients before it is
-	// closed.
+	// Slots, shared by every pool's listener, caps the clients of the
+	// whole process so that they leave the file descriptors the backends
+	// and probes need; nil is no cap.
+	Slots *ClientSlots
+	// Refusal is written to a client refused for MaxClients or Slots
+	// before it is closed: the protocol's own words, since a client reads
+	// it as the reply to its first request.
 	Refusal []byte
 	Log     *slog.Logger
 }
@@ -42,7 +47,7 @@ type ListenConfig struct {
 type ClientStats struct {
 	Received  atomic.Int64 // accepted since the start, refused ones included
 	Connected atomic.Int64 // open now
-	Rejected  atomic.Int64 // refused for MaxClients
+	Rejected  atomic.Int64 // refused for MaxClients or Slots
 }
 
 // Listener accepts a pool's client connections and runs each on a
@@ -59,11 +64,19 @@ type Listener struct {
 	closing  bool
 	draining atomic.Bool
 	wg       sync.WaitGroup
+
+	// now and acceptRetry are the clock and the pause after a failed
+	// accept; the tests replace them.
+	now         func() time.Time
+	acceptRetry time.Duration
 }
 
 // NewListener prepares a listener; nothing listens until Listen.
 func NewListener(cfg ListenConfig) *Listener {
-	return &Listener{cfg: cfg, conns: make(map[net.Conn]struct{})}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Listener{cfg: cfg, conns: make(map[net.Conn]struct{}), now: time.Now, acceptRetry: 10 * time.Millisecond}
 }
 
 // Addr is the address clients connect to: the one listened on once
@@ -124,19 +137,33 @@ func (l *Listener) Serve(serve func(nc net.Conn, id int64)) {
 
 func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
 	defer l.wg.Done()
+	acceptFailed := throttledWarning{log: l.cfg.Log, msg: "accept failed", interval: throttleInterval}
+	refused := throttledWarning{log: l.cfg.Log, msg: "client refused", interval: throttleInterval}
+	defer func() {
+		acceptFailed.flush(l.now())
+		refused.flush(l.now())
+	}()
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			l.cfg.Log.Warn("accept failed", "err", err)
-			time.Sleep(10 * time.Millisecond)
+			// Out of descriptors (EMFILE) the pending connection stays
+			// queued: pausing lets clients leave instead of spinning.
+			acceptFailed.happened(l.now(), err)
+			time.Sleep(l.acceptRetry)
 			continue
 		}
+		if acceptFailed.held > 0 || refused.held > 0 {
+			now := l.now()
+			acceptFailed.settle(now)
+			refused.settle(now)
+		}
 		l.stats.Received.Add(1)
-		if max := l.cfg.MaxClients; max > 0 && int(l.stats.Connected.Load()) >= max {
+		if err := l.admit(); err != nil {
 			l.stats.Rejected.Add(1)
+			refused.happened(l.now(), err)
 			nc.Write(l.cfg.Refusal)
 			nc.Close()
 			continue
@@ -144,6 +171,7 @@ func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
 		l.mu.Lock()
 		if l.closing {
 			l.mu.Unlock()
+			l.cfg.Slots.release()
 			nc.Close()
 			return
 		}
@@ -158,11 +186,46 @@ func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
 				delete(l.conns, nc)
 				l.mu.Unlock()
 				l.stats.Connected.Add(-1)
+				l.cfg.Slots.release()
 				nc.Close()
 			}()
 			serve(nc, l.nextID.Add(1))
 		}()
 	}
+}
+
+// Reasons a client is refused, in the log.
+var (
+	errMaxClients = errors.New("client_connections reached")
+	errNoSlot     = errors.New("the process's client cap reached: the rest of its file descriptors are kept for backends and probes")
+)
+
+// admit holds a place for a new client, or says why there is none: the
+// pool's client_connections, or the process's cap (Slots), which keeps
+// descriptors for the backends.
+func (l *Listener) admit() error {
+	if max := l.cfg.MaxClients; max > 0 && int(l.stats.Connected.Load()) >= max {
+		return errMaxClients
+	}
+	if !l.cfg.Slots.take() {
+		return errNoSlot
+	}
+	return nil
+}
+
+// MaxClients is the most clients the pool may hold: its
+// client_connections, lowered to the process's cap; 0 when neither is set.
+// INFO shows it as Redis's maxclients, `stats` as memcached's
+// max_connections.
+func (l *Listener) MaxClients() int {
+	own, process := l.cfg.MaxClients, l.cfg.Slots.Max()
+	switch {
+	case own <= 0:
+		return process
+	case process <= 0:
+		return own
+	}
+	return min(own, process)
 }
 
 // Close stops accepting; the connections already accepted go on.

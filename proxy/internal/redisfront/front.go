@@ -11,6 +11,12 @@ import (
 	"sessionproxy/proxy/internal/ratelog"
 )
 
+// Refusal is what a client refused for client_connections, or for the
+// process's descriptor cap, reads before its connection closes: Redis's
+// reply past maxclients, which a client reads as the reply to its first
+// command.
+const Refusal = "-ERR max number of clients reached\r\n"
+
 // Front is the Redis front end of one pool.
 type Front struct {
 	p        *backend.Pool

@@ -37,7 +37,7 @@ func cmdInfo(s *session, args [][]byte) []byte {
 			os.Getpid(), portOf(s.p.Config().Listen), int(time.Since(f.ln.Started()).Seconds()), int(time.Since(f.ln.Started()).Hours()/24), s.p.Config().Name, s.p.Config().Replicas)
 	})
 	section("Clients", func(b *strings.Builder) {
-		fmt.Fprintf(b, "connected_clients:%d\r\n", f.ln.Stats().Connected.Load())
+		fmt.Fprintf(b, "connected_clients:%d\r\nmaxclients:%d\r\n", f.ln.Stats().Connected.Load(), f.ln.MaxClients())
 	})
 	section("Persistence", func(b *strings.Builder) { b.WriteString("loading:0\r\n") })
 	section("Stats", func(b *strings.Builder) {
