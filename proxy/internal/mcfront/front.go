@@ -28,7 +28,7 @@ type Front struct {
 	p      *backend.Pool
 	ln     *netio.Listener
 	limits netio.ClientLimits
-	ended  netio.ClientEndLog
+	ended  *netio.ClientEndLog
 	counts counters
 	// authLog reports failed SASL authentications, at most one line a
 	// second for the pool.
@@ -47,7 +47,7 @@ type counters struct {
 // New is the front end of pool p, whose clients ln accepts, within limits.
 func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, log *slog.Logger) *Front {
 	f := &Front{p: p, ln: ln, limits: limits, authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
-	f.ended.Log = log
+	f.ended = netio.NewClientEndLog(log)
 	return f
 }
 

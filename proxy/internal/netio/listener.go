@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"sessionproxy/proxy/internal/ratelog"
 )
 
 // ListenConfig is how a pool's clients reach it.
@@ -65,9 +67,7 @@ type Listener struct {
 	draining atomic.Bool
 	wg       sync.WaitGroup
 
-	// now and acceptRetry are the clock and the pause after a failed
-	// accept; the tests replace them.
-	now         func() time.Time
+	// acceptRetry is the pause after a failed accept; the tests shorten it.
 	acceptRetry time.Duration
 }
 
@@ -76,7 +76,7 @@ func NewListener(cfg ListenConfig) *Listener {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Listener{cfg: cfg, conns: make(map[net.Conn]struct{}), now: time.Now, acceptRetry: 10 * time.Millisecond}
+	return &Listener{cfg: cfg, conns: make(map[net.Conn]struct{}), acceptRetry: 10 * time.Millisecond}
 }
 
 // Addr is the address clients connect to: the one listened on once
@@ -137,12 +137,11 @@ func (l *Listener) Serve(serve func(nc net.Conn, id int64)) {
 
 func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
 	defer l.wg.Done()
-	acceptFailed := throttledWarning{log: l.cfg.Log, msg: "accept failed", interval: throttleInterval}
-	refused := throttledWarning{log: l.cfg.Log, msg: "client refused", interval: throttleInterval}
-	defer func() {
-		acceptFailed.flush(l.now())
-		refused.flush(l.now())
-	}()
+	// When the process runs out of file descriptors, accept fails again on
+	// every retry for as long as the clients stay, and a flood is refused
+	// connection by connection: one line each would flood the log.
+	acceptFailed := ratelog.New(l.cfg.Log, time.Second, "accept failed", "count")
+	refused := ratelog.New(l.cfg.Log, time.Second, "client refused", "count")
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
@@ -151,19 +150,14 @@ func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
 			}
 			// Out of descriptors (EMFILE) the pending connection stays
 			// queued: pausing lets clients leave instead of spinning.
-			acceptFailed.happened(l.now(), err)
+			acceptFailed.Warn(slog.Any("err", err))
 			time.Sleep(l.acceptRetry)
 			continue
-		}
-		if acceptFailed.held > 0 || refused.held > 0 {
-			now := l.now()
-			acceptFailed.settle(now)
-			refused.settle(now)
 		}
 		l.stats.Received.Add(1)
 		if err := l.admit(); err != nil {
 			l.stats.Rejected.Add(1)
-			refused.happened(l.now(), err)
+			refused.Warn(slog.Any("err", err))
 			nc.Write(l.cfg.Refusal)
 			nc.Close()
 			continue

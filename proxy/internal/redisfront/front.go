@@ -25,7 +25,7 @@ type Front struct {
 	table    map[string]*cmdSpec
 	scripts  *scriptPolicy // nil with scripts: any
 	limits   netio.ClientLimits
-	ended    netio.ClientEndLog
+	ended    *netio.ClientEndLog
 	commands atomic.Int64 // total_commands_processed
 	// authLog reports wrong passwords, at most one line a second for the
 	// pool: a client guessing passwords must not flood the log.
@@ -44,6 +44,6 @@ func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, version
 	table := commandTable()
 	f := &Front{p: p, ln: ln, version: version, table: table, scripts: newScriptPolicy(p.Config(), table), limits: limits,
 		authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
-	f.ended.Log = log
+	f.ended = netio.NewClientEndLog(log)
 	return f
 }
