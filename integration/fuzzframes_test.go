@@ -95,7 +95,7 @@ func memcacheBinarySeeds() [][]byte {
 var hugeLengths = []string{"536870912", "2147483647", "4294967296", "9223372036854775807", "-2", "99999999999999999999"}
 
 func fuzzRedisFrame(rng *rand.Rand) []byte {
-	seed := []byte(redisSeeds[rng.IntN(len(redisSeeds))])
+	seed := pipelined(rng, redisSeeds)
 	if rng.IntN(3) == 0 {
 		seed = []byte(redisInlineSeeds[rng.IntN(len(redisInlineSeeds))])
 		if rng.IntN(3) > 0 {
@@ -146,7 +146,7 @@ func fuzzMemcacheFrame(rng *rand.Rand) []byte {
 			return mutate(rng, seed)
 		}
 	}
-	seed := []byte(memcacheTextSeeds[rng.IntN(len(memcacheTextSeeds))])
+	seed := pipelined(rng, memcacheTextSeeds)
 	switch rng.IntN(6) {
 	case 0:
 		return replaceNumber(rng, seed, []byte(" "))
@@ -159,6 +159,17 @@ func fuzzMemcacheFrame(rng *rand.Rand) []byte {
 	default:
 		return mutate(rng, seed)
 	}
+}
+
+// pipelined is one to three seeds in one write, as clients pipeline
+// them (a handshake then a command, MULTI … EXEC), so that the mutations
+// also land after a state change (HELLO 3, MULTI, a SET's reply pending).
+func pipelined(rng *rand.Rand, seeds []string) []byte {
+	var b []byte
+	for range 1 + rng.IntN(3) {
+		b = append(b, seeds[rng.IntN(len(seeds))]...)
+	}
+	return b
 }
 
 // mutate applies one to four of: bit flips, truncation, a chunk
