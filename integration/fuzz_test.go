@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"sessionproxy/integration/bench"
 	"sessionproxy/integration/harness"
 )
 
@@ -94,7 +95,8 @@ func TestMalformedFramesHurtNoOtherClient(t *testing.T) {
 
 	var peakRSS atomic.Int64
 	sampleRSS := func() {
-		if rss := processRSS(p.PID()); rss > peakRSS.Load() {
+		// An error (the proxy exited) is reported below, not here.
+		if rss, _ := bench.RSS(p.PID()); rss > peakRSS.Load() {
 			peakRSS.Store(rss)
 		}
 	}
@@ -245,22 +247,6 @@ func checkAllUp(t *testing.T, pool string, p *harness.Proxy, addr string) {
 				pool, n.Name, n.State, n.Fields["transitions"], info)
 		}
 	}
-}
-
-// processRSS is the resident set of process pid in bytes, from
-// /proc/PID/status, or 0 when it cannot be read.
-func processRSS(pid int) int64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // wellBehaved is a Redis client (go-redis) and a memcached text client
