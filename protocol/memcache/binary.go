@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 )
@@ -271,8 +272,9 @@ func (r *BinaryRequest) Quiet() bool { return IsQuiet(r.Header.Opcode) }
 // the packet needs HeaderLen+Header.BodyLen bytes.
 //
 // A packet memcached would refuse gives an *Error wrapping ErrBadMagic
-// (close, no reply), ErrInvalidArgs (status InvalidArgs, then close),
-// ErrUnknownCommand (status UnknownCommand; close when the lengths are
+// (close, no reply), ErrInvalidArgs (status InvalidArgs, then close; or,
+// for a key that cannot go on a text command line, body swallowed and the
+// connection usable), ErrUnknownCommand (status UnknownCommand; close when the lengths are
 // inconsistent, else the body is swallowed) or ErrTooLarge (status
 // TooLarge, body swallowed, the connection stays usable). For those errors
 // n is HeaderLen and Error.Swallow is the body length still to skip;
@@ -321,11 +323,31 @@ func ParseBinary(buf []byte, lim Limits) (req BinaryRequest, n int, err error) {
 		return req, 0, nil // the header tells the caller how much to buffer
 	}
 	body := buf[HeaderLen:total]
-	req.Extras = body[:extLen:extLen]
 	req.Key = body[extLen : extLen+keyLen : extLen+keyLen]
+	if !textSafeKey(h.Opcode, req.Key) {
+		// Deviation: memcached takes any bytes in a binary key, but the
+		// proxy sends keys to its backends on text meta command lines,
+		// where a space, CR or LF would end the key and start another
+		// command ("k\r\nflush_all" would flush every backend).
+		return BinaryRequest{Header: req.Header}, HeaderLen, &Error{Kind: ErrInvalidArgs, Status: StatusInvalidArgs, Swallow: int(bodyLen)}
+	}
+	req.Extras = body[:extLen:extLen]
 	req.Value = body[extLen+keyLen:]
 	decodeExtras(&req)
 	return req, total, nil
+}
+
+// textSafeKey reports whether key can go on a text command line: no
+// control bytes and, except in a stat request's argument ("items",
+// "slabs"), no spaces. An empty key is safe.
+func textSafeKey(op Opcode, key []byte) bool {
+	if len(key) == 0 {
+		return true
+	}
+	if !validKey(key, len(key)) {
+		return false
+	}
+	return NonQuiet(op) == OpStat || bytes.IndexByte(key, ' ') < 0
 }
 
 // validBinaryShape applies dispatch_bin_command's per-opcode checks of the

@@ -85,7 +85,7 @@ func TestParseBinaryRequests(t *testing.T) {
 		{name: "sasl list mechs", in: pkt(OpSASLListMechs, 0, 0, nil, "", ""), want: BinaryRequest{Header: RequestHeader{Opcode: OpSASLListMechs}}},
 		{name: "sasl auth", in: pkt(OpSASLAuth, 0, 0, nil, "PLAIN", "\x00u\x00p"), want: BinaryRequest{Header: RequestHeader{Opcode: OpSASLAuth, KeyLen: 5, BodyLen: 9}, Key: []byte("PLAIN"), Value: []byte("\x00u\x00p")}},
 		{name: "key of 250 bytes", in: pkt(OpGet, 0, 0, nil, strings.Repeat("k", 250), ""), want: BinaryRequest{Header: RequestHeader{Opcode: OpGet, KeyLen: 250, BodyLen: 250}, Key: []byte(strings.Repeat("k", 250))}},
-		{name: "binary key bytes are fine", in: pkt(OpGet, 0, 0, nil, "a b\r\n", ""), want: BinaryRequest{Header: RequestHeader{Opcode: OpGet, KeyLen: 5, BodyLen: 5}, Key: []byte("a b\r\n")}},
+		{name: "key bytes past ASCII are fine", in: pkt(OpGet, 0, 0, nil, "cl\xc3\xa9\xff", ""), want: BinaryRequest{Header: RequestHeader{Opcode: OpGet, KeyLen: 5, BodyLen: 5}, Key: []byte("cl\xc3\xa9\xff")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +163,10 @@ func TestParseBinaryErrors(t *testing.T) {
 		{name: "stat with extras", in: pkt(OpStat, 0, 0, be32(0), "", ""), kind: ErrInvalidArgs, status: StatusInvalidArgs, close: true},
 		{name: "sasl auth without mechanism", in: pkt(OpSASLAuth, 0, 0, nil, "", "x"), kind: ErrInvalidArgs, status: StatusInvalidArgs, close: true},
 		{name: "verbosity without extras", in: pkt(OpVerbosity, 0, 0, nil, "", ""), kind: ErrInvalidArgs, status: StatusInvalidArgs, close: true},
+		{name: "key with CRLF", in: pkt(OpSet, 0, 0, be32(0, 0), "k\r\nflush_all", "v"), kind: ErrInvalidArgs, status: StatusInvalidArgs, swallow: 8 + 12 + 1},
+		{name: "key with space", in: pkt(OpGet, 0, 0, nil, "a b", ""), kind: ErrInvalidArgs, status: StatusInvalidArgs, swallow: 3},
+		{name: "key with NUL", in: pkt(OpDelete, 0, 0, nil, "\x00", ""), kind: ErrInvalidArgs, status: StatusInvalidArgs, swallow: 1},
+		{name: "stat argument with LF", in: pkt(OpStat, 0, 0, nil, "items\nflush_all", ""), kind: ErrInvalidArgs, status: StatusInvalidArgs, swallow: 15},
 		{name: "set too large", in: pkt(OpSet, 5, 0, be32(0, 0), "k", "01234567890"), lim: Limits{ItemSizeMax: 10}, kind: ErrTooLarge, status: StatusTooLarge, swallow: 20},
 		{name: "setq too large is answered", in: pkt(OpSetQ, 5, 0, be32(0, 0), "k", "01234567890"), lim: Limits{ItemSizeMax: 10}, kind: ErrTooLarge, status: StatusTooLarge, swallow: 20},
 		{name: "append too large", in: pkt(OpAppend, 5, 0, nil, "k", "01234567890"), lim: Limits{ItemSizeMax: 10}, kind: ErrTooLarge, status: StatusTooLarge, swallow: 12},

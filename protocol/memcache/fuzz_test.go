@@ -21,6 +21,14 @@ func FuzzParseText(f *testing.F) {
 		"GET / HTTP/1.1\r\n", "\r\n", "get\n", "set k 0 0 -1\r\n",
 		// Past MaxGetLineLen below: a long key, and valid keys.
 		"get a " + strings.Repeat("k", 1100), "gat 1 " + strings.Repeat("k ", 600) + "\r\n",
+		// php-memcached (text mode), MSM over spymemcached, Django,
+		// connect-memcached, as they write them.
+		"add memc.sess.key.lock.S 0 30 1\r\n1\r\n", "add memc.sess.key.S 0 2678400 0\r\n\r\n",
+		"touch memc.sess.key.S 1440\r\n", "add lock:0123CDEF-n1 0 5 6\r\nlocked\r\n",
+		"add 0123CDEF-n1 0 5 1\r\n\x01\r\n", "get 0123CDEF-n1 validity:0123CDEF-n1 bak:0123CDEF-n1\r\n",
+		"cas k 0 3600 2 148\r\nab\r\n", "set :1:django.contrib.sessions.cachewthg 1 -10 3\r\nabc\r\n",
+		"set sess_x 2 3599 2\r\n{}\r\nstats items\r\nflush_all\r\n",
+		"set k 0 0 4294967296\r\n", "get k\x00\r\n", "get a\tb\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -84,6 +92,15 @@ func FuzzParseBinary(f *testing.F) {
 	f.Add(pkt(Opcode(0x55), 0, 0, nil, "k", "v"))
 	f.Add(append(pkt(OpGetQ, 1, 0, nil, "a", ""), pkt(OpNoop, 2, 0, nil, "", "")...))
 	f.Add([]byte{0x80})
+	// php-memcached's session cycle (opaque 0x00010000 up), pecl memcache's
+	// incr+add+get in one write (opaque 0), a replica's quiet writes.
+	f.Add(pkt(OpGetK, 0x00020000, 0, nil, "memc.sess.key.S", ""))
+	f.Add(append(append(pkt(OpIncrement, 0, 0, incrExtras(1, 1, 15), "S.lock", ""),
+		pkt(OpAdd, 0, 0, be32(768, 15), "S.lock", "1")...), pkt(OpGet, 0, 0, nil, "S", "")...))
+	f.Add(append(pkt(OpSetQ, 5, 0, be32(0, 1440), "memc.sess.key.S", "data"), pkt(OpQuit, 6, 0, nil, "", "")...))
+	f.Add(pkt(OpSet, 1, 0, be32(0, 0), "k\r\nflush_all", "v"))
+	f.Add(pkt(OpStat, 1, 0, nil, "items", ""))
+	f.Add(pkt(OpSet, 1, 0, be32(0, 0), "k", "")[:HeaderLen])
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		lim := Limits{ItemSizeMax: 1024}
 		req, n, err := ParseBinary(buf, lim)
@@ -108,6 +125,11 @@ func FuzzParseBinary(f *testing.F) {
 		}
 		if len(req.Key) > DefaultMaxKeyLen || len(req.Value) > lim.ItemSizeMax {
 			t.Fatalf("accepted key %d value %d bytes", len(req.Key), len(req.Value))
+		}
+		// The proxy writes keys on text command lines to its backends.
+		if len(req.Key) > 0 && (!validKey(req.Key, DefaultMaxKeyLen) ||
+			(NonQuiet(req.Header.Opcode) != OpStat && bytes.IndexByte(req.Key, ' ') >= 0)) {
+			t.Fatalf("accepted key %q, which would break a text command line", req.Key)
 		}
 		body := append(append(append([]byte{}, req.Extras...), req.Key...), req.Value...)
 		if len(req.Extras) != int(req.Header.ExtLen) || len(req.Key) != int(req.Header.KeyLen) || !bytes.Equal(body, buf[HeaderLen:n]) {

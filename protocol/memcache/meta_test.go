@@ -148,5 +148,15 @@ func FuzzParseMetaItem(f *testing.F) {
 		}
 		MetaCAS(b)
 		MetaStatus(b)
+		if meta, data, ok := SplitMetaValue(b); ok {
+			if len(meta)+len(data) > len(b) {
+				t.Fatalf("SplitMetaValue(%q): %d+%d bytes of %d", b, len(meta), len(data), len(b))
+			}
+			for tok := range MetaTokens(meta) {
+				if len(tok) == 0 {
+					t.Fatalf("MetaTokens(%q) yielded an empty token", meta)
+				}
+			}
+		}
 	})
 }

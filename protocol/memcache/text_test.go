@@ -2,8 +2,10 @@ package memcache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -539,4 +541,36 @@ func TestValidKeyEveryByte(t *testing.T) {
 			t.Errorf("validKey(%q) = %v, want %v", k, got, want)
 		}
 	}
+}
+
+// TestHugeDeclaredLengthsAllocateLittle: a data length or a body length is
+// only a claim; parsing it must not reserve memory for it. (A refusal
+// allocates its *Error, a few dozen bytes.)
+func TestHugeDeclaredLengthsAllocateLittle(t *testing.T) {
+	var req TextRequest
+	for _, in := range []string{"set k 0 0 1048576\r\n", "set k 0 0 4294967296\r\n", "get k\r\n"} {
+		buf := []byte(in)
+		req.Parse(buf, Limits{}) // the first call makes the key slice
+		if n := bytesPerRun(func() { req.Parse(buf, Limits{}) }); n > 256 {
+			t.Errorf("TextRequest.Parse(%q): %d bytes allocated, want at most 256", in, n)
+		}
+	}
+	for _, bodyLen := range []uint32{1 << 20, 0xffffffff} {
+		buf := pkt(OpSet, 0, 0, be32(0, 0), "k", "")
+		binary.BigEndian.PutUint32(buf[8:], bodyLen)
+		if n := bytesPerRun(func() { ParseBinary(buf, Limits{}) }); n > 256 {
+			t.Errorf("ParseBinary with body length %d: %d bytes allocated, want at most 256", bodyLen, n)
+		}
+	}
+}
+
+// bytesPerRun is how many bytes f allocates per call, over 100 calls.
+func bytesPerRun(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / 100
 }

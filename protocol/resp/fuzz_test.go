@@ -9,6 +9,25 @@ import (
 // fuzzLimits are small enough that the fuzzer reaches every limit.
 var fuzzLimits = Limits{MaxBulkLen: 64, MaxArgs: 8, MaxInlineLen: 32}
 
+// clientRequests are requests as session clients write them, several in
+// one write where the client pipelines them.
+var clientRequests = [][]string{
+	// phpredis: a session with locking, then its persistent-connection
+	// AUTH+ECHO and its lock release.
+	{"SET", "PHPREDIS_SESSION:k2b1lqjc6d4g_LOCK", "vm|9666", "NX", "PX", "30000"},
+	{"SETEX", "PHPREDIS_SESSION:k2b1lqjc6d4g", "1440", `user|s:5:"alice";cart|a:0:{}`},
+	{"EVALSHA", "b70c2384248f88e6b75b9f89241a180f856ad852", "1", "PHPREDIS_SESSION:k2b1lqjc6d4g_LOCK", "vm|9666"},
+	{"AUTH", "default", "secret"},
+	{"ECHO", "phpredis:6b04ffafb2619:6a84095e"},
+	// node-redis 6 handshake, ioredis's lowercase commands.
+	{"HELLO", "3", "AUTH", "default", "secret"},
+	{"CLIENT", "SETINFO", "LIB-NAME", "node-redis"},
+	{"set", "myapp:Xo3f", `{"cookie":{"originalMaxAge":3600000}}`, "EX", "3600"},
+	// redis-py's transaction pipeline, connect-redis's listing.
+	{"MULTI"}, {"SET", "k", "v", "EX", "1209600"}, {"EXPIRE", "k", "1209600"}, {"EXEC"},
+	{"SCAN", "0", "MATCH", "sess:*", "COUNT", "100"},
+}
+
 func FuzzParseCommand(f *testing.F) {
 	for _, tt := range parseCases {
 		if len(tt.in) < 4096 {
@@ -17,6 +36,18 @@ func FuzzParseCommand(f *testing.F) {
 	}
 	buf, _ := pipeline()
 	f.Add(buf)
+	var all []byte
+	for _, args := range clientRequests {
+		all = AppendCommandStrings(all, args...)
+		f.Add(AppendCommandStrings(nil, args...))
+	}
+	f.Add(all)
+	for _, s := range []string{
+		"*1\r\n$536870912\r\n", "*2147483648\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$-2\r\n",
+		"get a\x00b\r\n", "set k \"a\\r\\nFLUSHALL\" 'x'\r\n", "PING\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, lim := range []Limits{{}, fuzzLimits} {
 			checkParse(t, data, lim)

@@ -549,3 +549,30 @@ func ExampleParseCommand() {
 	// ["PING"]
 	// need more bytes, 10 buffered
 }
+
+// TestHugeDeclaredLengthsAllocateNothing: a count or length in a header is
+// only a claim; parsing it must not reserve memory for it.
+func TestHugeDeclaredLengthsAllocateNothing(t *testing.T) {
+	for _, in := range []string{
+		"*1\r\n$536870912\r\n",                            // the largest bulk the default limit takes
+		"*1048576\r\n$3\r\nSET\r\n",                       // the most arguments the default limit takes
+		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870000\r\nabc", // a value that never comes
+	} {
+		buf := []byte(in)
+		args := make([][]byte, 0, 8)
+		var p Parser
+		p.Parse(buf) // the Parser's first call makes its argument slice
+		p.Reset()
+		allocs := testing.AllocsPerRun(100, func() {
+			args, _, _ = ParseCommand(buf, args, Limits{})
+			p.Parse(buf)
+			p.Reset()
+		})
+		if allocs != 0 {
+			t.Errorf("%q: %v allocations, want 0", in, allocs)
+		}
+		if need := NeedBytes(buf); need != 0 && need < len(buf) {
+			t.Errorf("%q: NeedBytes = %d, less than what is buffered", in, need)
+		}
+	}
+}

@@ -711,6 +711,10 @@ func FuzzParse(f *testing.F) {
 		if err == nil && len(pools) == 0 {
 			t.Fatal("Parse returned no pools and no error")
 		}
+		// An operator is told which file is wrong, whatever is wrong in it.
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yml") {
+			t.Fatalf("error %q does not start with the file name", err)
+		}
 	})
 }
 

@@ -110,9 +110,18 @@ func (s *session) Parse(buf []byte) int {
 }
 
 // dispatch routes one request and appends its reply slot. raw is the
-// request as the client sent it; it is forwarded as is where the proxy need
-// not change it, and stays valid until the batch's replies are written.
+// request as the client sent it; a multibulk request is forwarded as is
+// where the proxy need not change it, and stays valid until the batch's
+// replies are written.
 func (s *session) dispatch(args [][]byte, raw []byte) {
+	if raw[0] != '*' {
+		// An inline request is re-encoded, so a backend reads exactly the
+		// arguments the proxy routed by: redis-server reads an inline line
+		// with C string functions, and a NUL byte in it would stall the
+		// backend connection, and every client's request queued on it,
+		// until the timeout marks the node down.
+		raw = nil
+	}
 	spec := lookup(s.f.table, args[0])
 	if spec == nil {
 		s.replyLocal(errUnknownCommand(args))
