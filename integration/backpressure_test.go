@@ -84,24 +84,8 @@ func neverReadingFlood(t *testing.T, pid int, addr string, pipeline []byte, well
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-				n, err := nc.Write(pipeline)
-				sent.Add(int64(n))
-				var ne net.Error
-				if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
-					select {
-					case <-stop: // closed by the test
-					default:
-						closedByProxy.Add(1)
-					}
-					return
-				}
+			if floodWithoutReading(nc, pipeline, stop, &sent, nil) {
+				closedByProxy.Add(1)
 			}
 		}()
 	}
@@ -146,6 +130,40 @@ func neverReadingFlood(t *testing.T, pid int, addr string, pipeline []byte, well
 	res.sent = sent.Load()
 	res.attackersOut = int(closedByProxy.Load())
 	return res
+}
+
+// floodWithoutReading writes pipeline to nc over and over until stop is
+// closed, never reading a byte. It adds the bytes written to sent, signals
+// blocked (if not nil) the first time a write times out, which is when the
+// proxy has stopped reading, and reports whether the proxy closed the
+// connection.
+func floodWithoutReading(nc net.Conn, pipeline []byte, stop <-chan struct{}, sent *atomic.Int64, blocked chan<- struct{}) (closedByProxy bool) {
+	for {
+		select {
+		case <-stop:
+			return false
+		default:
+		}
+		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := nc.Write(pipeline)
+		sent.Add(int64(n))
+		var ne net.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ne) && ne.Timeout():
+			if blocked != nil {
+				blocked <- struct{}{}
+				blocked = nil
+			}
+		default:
+			select {
+			case <-stop: // closed by the test
+				return false
+			default:
+				return true
+			}
+		}
+	}
 }
 
 // checkFlood asserts the outcome every flood must have.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -207,27 +208,7 @@ func TestShutdownWithClientsThatNeverRead(t *testing.T) {
 	blocked := make(chan struct{}, 2)
 	for range 2 {
 		nc := dialAddr(t, beta)
-		go func() {
-			first := true
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-				if _, err := nc.Write(pipeline); err != nil {
-					var ne net.Error
-					if !errors.As(err, &ne) || !ne.Timeout() {
-						return
-					}
-					if first { // the proxy stopped reading this client
-						first = false
-						blocked <- struct{}{}
-					}
-				}
-			}
-		}()
+		go floodWithoutReading(nc, pipeline, stop, new(atomic.Int64), blocked)
 	}
 	for range 2 {
 		select {

@@ -196,7 +196,7 @@ func (d *readDeadline) explain(err error) error {
 // readOnce is the path for connections without a file descriptor.
 func readOnce(nc net.Conn, buf []byte, need int) ([]byte, error) {
 	if len(buf) == cap(buf) {
-		buf = grow(buf, need)
+		buf = growRead(buf, need)
 	}
 	n, err := nc.Read(buf[len(buf):cap(buf)])
 	return buf[:len(buf)+n], err

@@ -70,3 +70,12 @@ func grow(buf []byte, need int) []byte {
 	releaseBuffer(buf)
 	return bigger
 }
+
+// growRead makes room for more of a client's bytes, need being what the
+// request in progress has declared. A declared length is only a claim: the
+// buffer grows fourfold at a time with what arrives, not at once to the
+// length a header announced (a 512 MB bulk would otherwise reserve 512 MB
+// per connection before its first bytes).
+func growRead(buf []byte, need int) []byte {
+	return grow(buf, min(need, max(4*cap(buf), clientBufferSize)))
+}

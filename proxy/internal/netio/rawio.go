@@ -155,7 +155,7 @@ func (r *DrainReader) readAll(fd uintptr) bool {
 			if r.got && len(r.buf) >= limit {
 				return true
 			}
-			r.buf = grow(r.buf, r.need)
+			r.buf = growRead(r.buf, r.need)
 		}
 		space := cap(r.buf) - len(r.buf)
 		n, err := rawRead(fd, r.buf[len(r.buf):cap(r.buf)])
