@@ -63,7 +63,7 @@ func defineOptions(o *options) *commandLine {
 	cl.boolVar(&o.help, "h", "help", "this help")
 	cl.boolVar(&o.version, "V", "version", "show version and exit")
 	cl.boolVar(&o.testConf, "t", "test-conf", "test configuration for syntax errors, warn about host names that do not resolve, and exit")
-	cl.value(&o.verbosity, "v", "verbose", "N", "set logging level: 0-3 error, 4 warn, 5-6 info, 7-11 debug; -v alone is 7 (default: 5)")
+	cl.value(&o.verbosity, "v", "verbose", "N", "set logging level: 0-3 error, 4 warn, 5-6 info, 7-11 debug; -v alone is 7")
 	cl.stringVar(&o.logFile, "o", "output", "S", "", "set logging file, reopened on SIGHUP (default: stderr)")
 	cl.stringVar(&o.confFile, "c", "conf-file", "S", defaultConfFile, "set configuration file")
 	cl.stringVar(&o.logFormat, "", "log-format", "S", "text", "set log line format: text (key=value) or json")

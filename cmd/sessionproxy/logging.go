@@ -25,6 +25,20 @@ func logLevel(v int) slog.Level {
 	}
 }
 
+// openLog returns the logger the options ask for: -o's file (returned too,
+// for SIGHUP and for the caller to close) or stderr, --log-format, -v.
+func openLog(o options, stderr io.Writer) (*slog.Logger, *logFile, error) {
+	level := logLevel(o.verbosity.Level())
+	if o.logFile == "" {
+		return newLogger(stderr, o.logFormat, level), nil, nil
+	}
+	logs, err := openLogFile(o.logFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newLogger(logs, o.logFormat, level), logs, nil
+}
+
 // newLogger returns the proxy's logger writing to w, one record per line,
 // as text (key=value) or JSON (format "json").
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {

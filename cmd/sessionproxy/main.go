@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -52,17 +51,14 @@ func run() int {
 		return 0
 	}
 	runtime.GOMAXPROCS(proxyThreads(opts.threads, runtime.NumCPU(), os.Getenv("GOMAXPROCS") != ""))
-	logOut := io.Writer(os.Stderr)
-	var logs *logFile
-	if opts.logFile != "" {
-		if logs, err = openLogFile(opts.logFile); err != nil {
-			fmt.Fprintln(os.Stderr, "sessionproxy:", err)
-			return 1
-		}
-		defer logs.Close()
-		logOut = logs
+	log, logs, err := openLog(opts, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		return 1
 	}
-	log := newLogger(logOut, opts.logFormat, logLevel(opts.verbosity.Level()))
+	if logs != nil {
+		defer logs.Close()
+	}
 	// Startup failures go to stderr, which systemd and terminals show, and
 	// to the log file when there is one.
 	fail := func(err error) int {
