@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
-	"time"
 
 	"sessionproxy/proxy"
 	"sessionproxy/proxy/config"
@@ -27,86 +27,83 @@ func main() {
 }
 
 func run() int {
-	fs := flag.NewFlagSet("sessionproxy", flag.ContinueOnError)
-	confPath := fs.String("c", "conf/sessionproxy.yml", "config file (twemproxy/nutcracker YAML)")
-	fs.StringVar(confPath, "conf-file", "conf/sessionproxy.yml", "same as -c")
-	testOnly := fs.Bool("t", false, "test the config file for syntax, warn about host names that do not resolve, and exit")
-	fs.BoolVar(testOnly, "test-conf", false, "same as -t")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.BoolVar(showVersion, "V", false, "same as --version")
-	verbose := fs.Bool("v", false, "debug logging")
-	shutdownWait := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for `make bench` profiling)")
-	threads := fs.Int("threads", 0, "CPUs that run proxy code at once (GOMAXPROCS); 0: half the machine's CPUs, at least 1, unless GOMAXPROCS is set")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	opts, err := parseOptions(os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
 		return 2
 	}
-	if *showVersion {
+	if opts.version {
 		fmt.Println("sessionproxy", version)
 		return 0
 	}
-	pools, err := config.Load(*confPath)
+	pools, err := config.Load(opts.confFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sessionproxy: configuration error:", err)
 		return 1
 	}
-	if *testOnly {
-		fmt.Printf("sessionproxy: configuration file '%s' syntax is ok\n", *confPath)
-		for _, w := range unresolvedHosts(context.Background(), *confPath, pools, lookupHost, hostLookupTimeout) {
+	if opts.testConf {
+		fmt.Printf("sessionproxy: configuration file '%s' syntax is ok\n", opts.confFile)
+		for _, w := range unresolvedHosts(context.Background(), opts.confFile, pools, lookupHost, hostLookupTimeout) {
 			fmt.Fprintln(os.Stderr, "sessionproxy: configuration warning:", w)
 		}
 		return 0
 	}
-	runtime.GOMAXPROCS(proxyThreads(*threads, runtime.NumCPU(), os.Getenv("GOMAXPROCS") != ""))
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
+	runtime.GOMAXPROCS(proxyThreads(opts.threads, runtime.NumCPU(), os.Getenv("GOMAXPROCS") != ""))
+	log, logs, err := openLog(opts, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		return 1
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if logs != nil {
+		defer logs.Close()
+	}
+	// Startup failures go to stderr, which systemd and terminals show, and
+	// to the log file when there is one.
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		if logs != nil {
+			log.Error("cannot start", "err", err)
+		}
+		return 1
+	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "sessionproxy:", err)
-			return 1
+			return fail(err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "sessionproxy:", err)
-			return 1
+			return fail(err)
 		}
 		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// SIGHUP's default action ends the process; operators send it to
-	// twemproxy-like proxies expecting a reload or a log reopen. Neither
-	// exists yet, so it is logged and otherwise ignored.
+	// SIGHUP is caught from here on: its default action ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				log.Warn("SIGHUP received and ignored: configuration reload is not supported; restart to apply a new configuration")
-			}
-		}
-	}()
+	go handleHangups(ctx, hup, log, logs)
 	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
-		return 1
+		return fail(err)
 	}
 	if err := srv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
-		return 1
+		return fail(err)
+	}
+	systemd := newServiceNotifier()
+	if err := systemd.Notify("READY=1"); err != nil {
+		log.Warn("cannot tell systemd the proxy is ready", "err", err)
 	}
 	<-ctx.Done()
+	if err := systemd.Notify("STOPPING=1"); err != nil {
+		log.Warn("cannot tell systemd the proxy is stopping", "err", err)
+	}
 	log.Info("shutting down: no new connections; finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownWait)
+	sctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
@@ -114,6 +111,30 @@ func run() int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// handleHangups answers the SIGHUPs received on hup until ctx ends.
+// Operators send it to twemproxy-like proxies expecting a log reopen
+// (logrotate) or a reload. The log file, if any, is reopened; configuration
+// reload does not exist yet, which is logged.
+func handleHangups(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, logs *logFile) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if logs == nil {
+			log.Warn("SIGHUP received and ignored: configuration reload is not supported; restart to apply a new configuration")
+			continue
+		}
+		if err := logs.Reopen(); err != nil {
+			log.Error("SIGHUP: log file not reopened; still writing to the previous file", "file", logs.path, "err", err)
+		} else {
+			log.Info("log file reopened", "file", logs.path)
+		}
+		log.Warn("SIGHUP: configuration reload is not supported; restart to apply a new configuration")
+	}
 }
 
 // proxyThreads is the GOMAXPROCS to run with. The proxy's work is mostly
