@@ -118,11 +118,15 @@ func (d Distribution) String() string {
 	case Random:
 		return "random"
 	}
+	if name, ok := clientDistributions[d]; ok {
+		return name
+	}
 	return fmt.Sprintf("Distribution(%d)", int(d))
 }
 
-// ParseDistribution returns the Distribution for a twemproxy distribution:
-// name: "ketama", "modula" or "random".
+// ParseDistribution returns the Distribution for a distribution: name:
+// twemproxy's "ketama", "modula" or "random", or one of the client
+// distributions of compat.go.
 func ParseDistribution(s string) (Distribution, error) {
 	switch s {
 	case "ketama":
@@ -132,7 +136,15 @@ func ParseDistribution(s string) (Distribution, error) {
 	case "random":
 		return Random, nil
 	}
-	return 0, fmt.Errorf("%w %q (valid: ketama, modula, random)", ErrUnknownDistribution, s)
+	if d, ok := parseClientDistribution(s); ok {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%w %q (valid: %s)", ErrUnknownDistribution, s, strings.Join(DistributionNames(), ", "))
+}
+
+// DistributionNames returns the names ParseDistribution accepts.
+func DistributionNames() []string {
+	return append([]string{"ketama", "modula", "random"}, clientDistributionNames()...)
 }
 
 // signed converts a key byte the way twemproxy's (uint32_t)key[i] does on a

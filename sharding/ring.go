@@ -85,6 +85,11 @@ type Config struct {
 	// almost every key. Ignored by Modula and Random. Default
 	// DefaultPartitionCount (7919).
 	PartitionCount int
+	// HashSkipPrefix is hash_skip_prefix: a key that starts with it is
+	// placed by the rest of the key, for clients that place keys by a part
+	// of the key they store (phpredis places "PHPREDIS_SESSION:<id>" by the
+	// id). Default "" (PHPRedisSession: "PHPREDIS_SESSION:").
+	HashSkipPrefix string
 }
 
 // Ring maps keys to the ordered list of servers that own them: the primary
@@ -100,6 +105,9 @@ type Ring struct {
 	// owners[p*replicas : (p+1)*replicas], so Owners neither computes nor
 	// allocates anything beyond the key hash.
 	owners []int
+	// locate returns the partition of a key for the client distributions
+	// (compat.go); nil for the others.
+	locate func(key []byte) int
 }
 
 // NewRing builds the ring for servers under cfg. Owner indexes returned by
@@ -180,6 +188,9 @@ func validate(servers []Server, cfg *Config) error {
 		}
 	case Random:
 	default:
+		if ok, err := validateClientDistribution(servers, cfg); ok {
+			return err
+		}
 		return bad("unknown distribution %v", cfg.Distribution)
 	}
 	return nil
@@ -221,6 +232,10 @@ func build(servers []Server, live []bool, cfg Config, replicas int) (*Ring, erro
 		// ignored.
 		r.owners = listOrderOwners(liveIdx, replicas)
 		r.nparts = len(liveIdx)
+	default:
+		if err := buildClientPlacement(r, servers, liveIdx); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -328,12 +343,17 @@ func (r *Ring) Owners(key []byte) []int {
 
 // Partition returns the partition of key, in [0, PartitionCount()). For
 // Modula it is twemproxy's slot (hash % total weight); for Random it is a
-// random server position, different on every call.
+// random server position, different on every call; for the client
+// distributions it is the position of the client's server among the live
+// ones (MSMSuffix: after Ketama's partitions), see compat.go.
 func (r *Ring) Partition(key []byte) int {
 	if r.cfg.Distribution == Random {
 		return rand.IntN(r.nparts)
 	}
-	key = HashTagged(key, r.cfg.HashTag)
+	if r.locate != nil {
+		return r.locate(key)
+	}
+	key = HashTagged(skipPrefix(key, r.cfg.HashSkipPrefix), r.cfg.HashTag)
 	var h uint64
 	if len(key) > 0 { // twemproxy's server_pool_hash: empty keys hash to 0
 		h = r.cfg.Hash(key)
@@ -355,7 +375,8 @@ func (r *Ring) OwnersOfPartition(p int) []int {
 
 // PartitionCount returns the number of partitions: Config.PartitionCount for
 // Ketama, the total weight of the ring's servers for Modula, their number
-// for Random.
+// for Random and the client distributions (plus Config.PartitionCount for
+// MSMSuffix).
 func (r *Ring) PartitionCount() int { return r.nparts }
 
 // Servers returns a copy of the server list given to NewRing, which owner

@@ -61,8 +61,13 @@ type Pool struct {
 	// HashTag is "" or two characters, like "{}": when a key contains
 	// both, only the part between them is hashed. Default "".
 	HashTag string
-	// Distribution is "ketama", "modula" or "random". Default "ketama".
+	// Distribution is one of sharding.DistributionNames(). Default
+	// "ketama".
 	Distribution string
+	// HashSkipPrefix is hash_skip_prefix: keys that start with it are
+	// placed by the rest of the key. Default "" (none; phpredis_session
+	// skips phpredis's "PHPREDIS_SESSION:").
+	HashSkipPrefix string
 	// Timeout bounds each wait on a backend (connect, reply), from timeout:
 	// in milliseconds. twemproxy waits forever by default; a session proxy
 	// must not, so 0 is refused. Default 1000ms.

@@ -45,6 +45,7 @@ var keys = []key{
 	{name: "servers", parse: parseServersKey},
 
 	{name: "protocol", parse: parseProtocolKey},
+	stringKey("hash_skip_prefix", "", func(p *Pool) *string { return &p.HashSkipPrefix }),
 	intKey("replicas", "", 1, func(p *Pool) *int { return &p.Replicas }, "every key needs at least one server; 1 is twemproxy's behaviour"),
 	{name: "auth", parse: parseAuthKey},
 	{name: "users", parse: parseUsersKey},
@@ -197,19 +198,8 @@ func parseDistributionKey(b *poolParser, n *yaml.Node) {
 	b.pool.Distribution = s
 }
 
-// distributionNames lists the names sharding.ParseDistribution accepts,
-// found through Distribution.String so that the list cannot drift from
-// package sharding.
-func distributionNames() []string {
-	var names []string
-	for d := sharding.Distribution(0); d < 16; d++ {
-		if got, err := sharding.ParseDistribution(d.String()); err != nil || got != d {
-			break
-		}
-		names = append(names, d.String())
-	}
-	return names
-}
+// distributionNames lists the names sharding.ParseDistribution accepts.
+func distributionNames() []string { return sharding.DistributionNames() }
 
 var protocols = []string{ProtocolRedis, ProtocolMemcache}
 

@@ -59,7 +59,7 @@ func New(ctx context.Context, cfg config.Pool, codec Codec, log *slog.Logger) (*
 		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight}
 		names[i], addrs[i] = s.Name, s.Addr
 	}
-	ring, err := sharding.NewRing(servers, sharding.Config{Hash: hash, HashTag: cfg.HashTag, Distribution: dist, Replicas: cfg.Replicas})
+	ring, err := sharding.NewRing(servers, sharding.Config{Hash: hash, HashTag: cfg.HashTag, HashSkipPrefix: cfg.HashSkipPrefix, Distribution: dist, Replicas: cfg.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
 	}

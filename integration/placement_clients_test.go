@@ -1,0 +1,284 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"sessionproxy/integration/harness"
+)
+
+// These tests write keys through a client library that spreads them over
+// several servers by itself, then put the proxy in front of the same
+// servers with the distribution that mimics that client and replicas: 1:
+// every key must be found through the proxy, i.e. the proxy must look for
+// it on the server the client put it on.
+//
+// With SESSIONPROXY_WRITE_GOLDEN=1 each test also writes the placements it
+// observed to sharding/testdata/<distribution>.golden, the vectors of the
+// sharding unit tests (TestClientDistributionGolden).
+
+// placedKey is a key a client wrote and the position, in the servers:
+// list, of the server it was found on.
+type placedKey struct {
+	key string
+	pos int
+}
+
+// placementServer is one servers: entry of a golden file and a pool.
+type placementServer struct {
+	name   string // "host:port" unless the server is named
+	addr   string
+	weight int
+}
+
+func (s placementServer) yamlEntry() string {
+	entry := fmt.Sprintf("%s:%d", s.addr, s.weight)
+	if s.name != s.addr {
+		entry += " " + s.name
+	}
+	return fmt.Sprintf("    - %q", entry)
+}
+
+// startCompatProxy starts a proxy with replicas 1 over servers.
+func startCompatProxy(t *testing.T, protocol, distribution string, servers []placementServer) *harness.Proxy {
+	t.Helper()
+	var entries []string
+	for _, s := range servers {
+		entries = append(entries, s.yamlEntry())
+	}
+	conf := fmt.Sprintf(`pool:
+  listen: 127.0.0.1:%d
+  protocol: %s
+  distribution: %s
+  replicas: 1
+  timeout: 2000
+  servers:
+%s
+`, harness.FreePort(t), protocol, distribution, strings.Join(entries, "\n"))
+	return harness.StartProxy(t, conf)
+}
+
+// writeGolden writes the observed placements to
+// sharding/testdata/<distribution>.golden when SESSIONPROXY_WRITE_GOLDEN is
+// set. At most limit keys are kept.
+func writeGolden(t *testing.T, distribution, producedBy string, servers []placementServer, keys []placedKey, limit int) {
+	t.Helper()
+	if os.Getenv("SESSIONPROXY_WRITE_GOLDEN") == "" {
+		return
+	}
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Placements observed with %s.\n", producedBy)
+	fmt.Fprintf(&b, "# Regenerate: SESSIONPROXY_WRITE_GOLDEN=1 go test -count=1 -run %s ./integration/\n", t.Name())
+	for _, s := range servers {
+		fmt.Fprintf(&b, "server %s %d\n", s.name, s.weight)
+	}
+	for i, k := range keys {
+		if i == limit {
+			break
+		}
+		fmt.Fprintf(&b, "key %s %d\n", k.key, k.pos)
+	}
+	path := filepath.Join(root, "sharding", "testdata", distribution+".golden")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// spreadPHPSessions runs integration/phpclient/spread_sessions.php with ini
+// and returns the n session ids it wrote.
+func spreadPHPSessions(t *testing.T, ini []string, n int) []string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "phpclient", "spread_sessions.php")
+	var args []string
+	for _, kv := range ini {
+		k, v, _ := strings.Cut(kv, "=")
+		args = append(args, "-d", k+`="`+v+`"`)
+	}
+	args = append(args, script, fmt.Sprint(n))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, phpBinary, args...).Output()
+	ids := strings.Fields(string(out))
+	if err != nil || len(ids) != n {
+		t.Fatalf("spread_sessions.php wrote %d of %d sessions: %v\n%s", len(ids), n, err, out)
+	}
+	return ids
+}
+
+// holdersRedis returns, for each key, the position of the one server in
+// addrs that has it; a key on none or several fails the test.
+func holdersRedis(t *testing.T, addrs []string, keys []string) []placedKey {
+	t.Helper()
+	ctx := context.Background()
+	found := make([][]int, len(keys))
+	for pos, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		pipe := c.Pipeline()
+		cmds := make([]*redis.IntCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.Exists(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatalf("EXISTS on %s: %v", addr, err)
+		}
+		for i, cmd := range cmds {
+			if cmd.Val() == 1 {
+				found[i] = append(found[i], pos)
+			}
+		}
+	}
+	return placed(t, keys, found)
+}
+
+// holdersMemcached is holdersRedis for memcached servers.
+func holdersMemcached(t *testing.T, addrs []string, keys []string) []placedKey {
+	t.Helper()
+	found := make([][]int, len(keys))
+	for pos, addr := range addrs {
+		c := dialText(t, addr)
+		for i, k := range keys {
+			if c.do("mg "+k+"\r\n") == "HD\r\n" {
+				found[i] = append(found[i], pos)
+			}
+		}
+		c.nc.Close()
+	}
+	return placed(t, keys, found)
+}
+
+func placed(t *testing.T, keys []string, found [][]int) []placedKey {
+	t.Helper()
+	out := make([]placedKey, len(keys))
+	for i, k := range keys {
+		if len(found[i]) != 1 {
+			t.Fatalf("key %s is on servers %v, want exactly one", k, found[i])
+		}
+		out[i] = placedKey{k, found[i][0]}
+	}
+	return out
+}
+
+// serverSpread counts the keys per server position.
+func serverSpread(keys []placedKey, n int) []int {
+	count := make([]int, n)
+	for _, k := range keys {
+		count[k.pos]++
+	}
+	return count
+}
+
+func TestPHPRedisSpreadSessionsFoundThroughProxy(t *testing.T) {
+	requirePHP(t, "redis")
+	weights := []int{1, 2, 1}
+	var servers []placementServer
+	var addrs, hosts []string
+	for _, w := range weights {
+		r := harness.StartRedis(t, harness.RedisOptions{})
+		servers = append(servers, placementServer{name: r.Addr(), addr: r.Addr(), weight: w})
+		addrs = append(addrs, r.Addr())
+		hosts = append(hosts, fmt.Sprintf("tcp://%s?weight=%d", r.Addr(), w))
+	}
+	// phpredis spreads sessions over the hosts of save_path by itself.
+	ids := spreadPHPSessions(t, []string{
+		"session.save_handler=redis",
+		"session.save_path=" + strings.Join(hosts, ", "),
+	}, 2000)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = "PHPREDIS_SESSION:" + id
+	}
+	placements := holdersRedis(t, addrs, keys)
+	t.Logf("phpredis put %v sessions on servers of weight %v", serverSpread(placements, len(addrs)), weights)
+	writeGolden(t, "phpredis_session", "php-redis 5.3.7 (session.save_handler=redis, 3 hosts of weight 1, 2, 1 in session.save_path)", servers, placements, 300)
+
+	proxy := startCompatProxy(t, "redis", "phpredis_session", servers)
+	c := proxy.Client(0)
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	pipe.Exec(ctx)
+	missing := 0
+	for i, cmd := range cmds {
+		if cmd.Err() != nil {
+			if missing < 5 {
+				t.Errorf("session %s (on server %d) not found through the proxy: %v", keys[i], placements[i].pos, cmd.Err())
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d sessions phpredis wrote are not found through the proxy: those users would be logged out", missing, len(keys))
+	}
+
+	// PHP pointed at the proxy reads its sessions back.
+	ini := []string{"session.save_handler=redis", "session.save_path=tcp://" + proxy.Addr()}
+	for _, id := range ids[:20] {
+		if r := runPHP(t, ini, "read", id, ""); r.Data["user"] == nil {
+			t.Fatalf("session %s read through the proxy: %+v", id, r.Data)
+		}
+	}
+}
+
+func TestPeclMemcacheSpreadSessionsFoundThroughProxy(t *testing.T) {
+	requirePHP(t, "memcache")
+	var servers []placementServer
+	var addrs, hosts []string
+	for range 3 {
+		m := harness.StartMemcached(t, harness.MemcachedOptions{})
+		servers = append(servers, placementServer{name: m.Addr(), addr: m.Addr(), weight: 1})
+		addrs = append(addrs, m.Addr())
+		hosts = append(hosts, "tcp://"+m.Addr())
+	}
+	// pecl memcache spreads sessions with its consistent hashing;
+	// session_redundancy=1 keeps one copy, on the server it picks.
+	ids := spreadPHPSessions(t, []string{
+		"session.save_handler=memcache",
+		"session.save_path=" + strings.Join(hosts, ","),
+		"memcache.hash_strategy=consistent",
+		"memcache.hash_function=crc32",
+		"memcache.session_redundancy=1",
+	}, 2000)
+	placements := holdersMemcached(t, addrs, ids)
+	t.Logf("pecl memcache put %v sessions on 3 servers", serverSpread(placements, len(addrs)))
+	writeGolden(t, "pecl_memcache_consistent", "php-memcache 4.0.5.2 (session.save_handler=memcache, memcache.hash_strategy=consistent, crc32, 3 servers)", servers, placements, 300)
+
+	proxy := startCompatProxy(t, "memcache", "pecl_memcache_consistent", servers)
+	c := dialText(t, proxy.Addr())
+	missing := 0
+	for i, id := range ids {
+		if r := c.do("get " + id + "\r\n"); !strings.HasPrefix(r, "VALUE ") {
+			if missing < 5 {
+				t.Errorf("session %s (on server %d) not found through the proxy: %q", id, placements[i].pos, r)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d sessions pecl memcache wrote are not found through the proxy: those users would be logged out", missing, len(ids))
+	}
+
+	ini := []string{"session.save_handler=memcache", "session.save_path=tcp://" + proxy.Addr()}
+	for _, id := range ids[:20] {
+		if r := runPHP(t, ini, "read", id, ""); r.Data["user"] == nil {
+			t.Fatalf("session %s read through the proxy: %+v", id, r.Data)
+		}
+	}
+}

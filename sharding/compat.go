@@ -1,0 +1,159 @@
+package sharding
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// The distributions below place a key's primary on the server a client
+// library that spreads keys by itself would have picked, so that a fleet
+// those clients filled can be put behind the proxy without moving a key.
+// Their values start at 32 so that twemproxy's and other distributions can
+// be numbered from 0 without clashing.
+const (
+	// PHPRedisSession is phpredis's session handler with several hosts in
+	// session.save_path: the first 4 bytes of the session id, read as a
+	// little-endian number, modulo the total weight, the servers walked in
+	// reverse order (redis_session.c, redis_pool_get_sock).
+	PHPRedisSession Distribution = 32 + iota
+	// PeclMemcacheConsistent is pecl memcache's
+	// memcache.hash_strategy=consistent with memcache.hash_function=crc32:
+	// 160 points per unit of weight hashed from "host:port-i", looked up
+	// through a table of 1024 buckets (memcache_consistent_hash.c).
+	PeclMemcacheConsistent
+	// MSMSuffix is memcached-session-manager's SuffixBasedNodeLocator: a
+	// key "[lock:|validity:]<id>-<node id>" goes to the server named <node
+	// id>, a "bak:" key to the next server; other keys are placed by Ketama.
+	MSMSuffix
+	// SpymemcachedKetama is spymemcached's KetamaNodeLocator with its
+	// default KETAMA_HASH: 160 MD5 points per server hashed from
+	// "<InetSocketAddress>-i".
+	SpymemcachedKetama
+)
+
+// clientDistributions names the distributions above as written in
+// configuration.
+var clientDistributions = map[Distribution]string{
+	PHPRedisSession:        "phpredis_session",
+	PeclMemcacheConsistent: "pecl_memcache_consistent",
+}
+
+// clientDistributionNames lists clientDistributions' names in their order.
+func clientDistributionNames() []string {
+	return []string{"phpredis_session", "pecl_memcache_consistent"}
+}
+
+// parseClientDistribution returns the client distribution called s.
+func parseClientDistribution(s string) (Distribution, bool) {
+	for d, name := range clientDistributions {
+		if name == s {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// phpredisSessionPrefix is phpredis's default session key prefix, skipped
+// by PHPRedisSession when Config.HashSkipPrefix is empty.
+const phpredisSessionPrefix = "PHPREDIS_SESSION:"
+
+// validateClientDistribution checks cfg for a client distribution, as
+// validate does for the others; ok is false if cfg.Distribution is not one.
+func validateClientDistribution(servers []Server, cfg *Config) (ok bool, err error) {
+	if _, ok := clientDistributions[cfg.Distribution]; !ok {
+		return false, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...)
+	}
+	if cfg.HashTag != "" {
+		// The clients hash the whole key (or their own part of it); a hash
+		// tag would send keys elsewhere than they did.
+		return true, bad("hash_tag is not used by distribution %s; remove it", cfg.Distribution)
+	}
+	totalWeight := 0
+	for _, s := range servers {
+		totalWeight += s.Weight
+	}
+	switch cfg.Distribution {
+	case PHPRedisSession:
+		if totalWeight > maxPartitionCount {
+			return true, bad("total server weight %d is more than %d", totalWeight, maxPartitionCount)
+		}
+	case PeclMemcacheConsistent:
+		if totalWeight > maxKetamaWeight {
+			return true, bad("total server weight %d is more than %d for distribution %s", totalWeight, maxKetamaWeight, cfg.Distribution)
+		}
+	case SpymemcachedKetama:
+		for _, s := range servers {
+			if s.Weight != 1 {
+				return true, bad("server %q has weight %d: spymemcached's ketama locator has no weights, want 1", s.Name, s.Weight)
+			}
+		}
+	case MSMSuffix:
+		// Keys without a node suffix use Ketama, which needs its own
+		// settings checked.
+		ketama := *cfg
+		ketama.Distribution = Ketama
+		if err := validate(servers, &ketama); err != nil {
+			return true, err
+		}
+		cfg.PartitionCount = ketama.PartitionCount
+	}
+	return true, nil
+}
+
+// buildClientPlacement fills in r's owner table and locate function for a
+// client distribution over the live servers. The partitions are the live
+// servers (position pos in liveIdx is partition pos, owned by that server
+// and the next replicas-1 live servers in list order), so repair and
+// Without work as for Random; MSMSuffix adds Ketama's partitions in front
+// for the keys without a node suffix.
+func buildClientPlacement(r *Ring, servers []Server, liveIdx []int) error {
+	live := make([]Server, len(liveIdx))
+	for pos, i := range liveIdx {
+		live[pos] = servers[i]
+	}
+	byPos := listOrderOwners(liveIdx, r.replicas)
+	prefix := r.cfg.HashSkipPrefix
+	if prefix == "" && r.cfg.Distribution == PHPRedisSession {
+		prefix = phpredisSessionPrefix
+	}
+	var locate func(key []byte) int
+	switch r.cfg.Distribution {
+	case PHPRedisSession:
+		locate = phpredisLocator(live)
+	case PeclMemcacheConsistent:
+		locate = peclConsistentLocator(live)
+	case SpymemcachedKetama:
+		locate = spymemcachedKetamaLocator(live)
+	case MSMSuffix:
+		primary, err := ketamaPrimaries(servers, liveIdx, r.cfg.PartitionCount)
+		if err != nil {
+			return err
+		}
+		ketamaOwners, err := walkReplicas(primary, r.replicas)
+		if err != nil {
+			return err
+		}
+		r.owners = append(ketamaOwners, byPos...)
+		r.nparts = len(primary) + len(liveIdx)
+		locate = msmSuffixLocator(servers, liveIdx, len(primary), r.cfg.Hash)
+	default:
+		return fmt.Errorf("%w: unknown distribution %v", ErrBadConfig, r.cfg.Distribution)
+	}
+	if r.owners == nil {
+		r.owners = byPos
+		r.nparts = len(liveIdx)
+	}
+	r.locate = func(key []byte) int { return locate(skipPrefix(key, prefix)) }
+	return nil
+}
+
+// skipPrefix returns key without prefix if it starts with it, else key.
+func skipPrefix(key []byte, prefix string) []byte {
+	if prefix != "" && bytes.HasPrefix(key, []byte(prefix)) {
+		return key[len(prefix):]
+	}
+	return key
+}
