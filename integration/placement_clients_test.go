@@ -282,3 +282,53 @@ func TestPeclMemcacheSpreadSessionsFoundThroughProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestSpymemcachedKetamaKeysFoundThroughProxy(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(file), "javaclient", "SpyKetamaSpread.java")
+	classes := t.TempDir()
+	if out, err := exec.Command("javac", "-cp", spymemcachedJar, "-d", classes, src).CombinedOutput(); err != nil {
+		t.Fatalf("javac (make test installs default-jdk-headless and libspymemcached-java): %v\n%s", err, out)
+	}
+	var servers []placementServer
+	var addrs, clientAddrs []string
+	for i := range 3 {
+		m := harness.StartMemcached(t, harness.MemcachedOptions{})
+		s := placementServer{name: m.Addr(), addr: m.Addr(), weight: 1}
+		clientAddr := m.Addr()
+		if i == 1 {
+			// Given by host name, spymemcached hashes "localhost/127.0.0.1:port":
+			// the server is named so.
+			clientAddr = fmt.Sprintf("localhost:%d", m.Port())
+			s.name = "localhost/" + m.Addr()
+		}
+		servers = append(servers, s)
+		addrs = append(addrs, m.Addr())
+		clientAddrs = append(clientAddrs, clientAddr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "java", "-cp", spymemcachedJar+":"+classes, "SpyKetamaSpread", "2000", strings.Join(clientAddrs, " ")).Output()
+	keys := strings.Fields(string(out))
+	if err != nil || len(keys) != 2000 {
+		t.Fatalf("spymemcached stored %d of 2000 keys: %v\n%s", len(keys), err, out)
+	}
+	placements := holdersMemcached(t, addrs, keys)
+	t.Logf("spymemcached put %v keys on 3 servers", serverSpread(placements, len(addrs)))
+	writeGolden(t, "spymemcached_ketama", "libspymemcached-java 2.12.3 (KetamaConnectionFactory, 3 servers, the second given as localhost:port)", servers, placements, 300)
+
+	proxy := startCompatProxy(t, "memcache", "spymemcached_ketama", servers)
+	c := dialText(t, proxy.Addr())
+	missing := 0
+	for i, k := range keys {
+		if r := c.do("get " + k + "\r\n"); !strings.HasPrefix(r, "VALUE ") {
+			if missing < 5 {
+				t.Errorf("key %s (on server %d) not found through the proxy: %q", k, placements[i].pos, r)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d keys spymemcached wrote are not found through the proxy", missing, len(keys))
+	}
+}

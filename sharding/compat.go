@@ -36,11 +36,12 @@ const (
 var clientDistributions = map[Distribution]string{
 	PHPRedisSession:        "phpredis_session",
 	PeclMemcacheConsistent: "pecl_memcache_consistent",
+	SpymemcachedKetama:     "spymemcached_ketama",
 }
 
 // clientDistributionNames lists clientDistributions' names in their order.
 func clientDistributionNames() []string {
-	return []string{"phpredis_session", "pecl_memcache_consistent"}
+	return []string{"phpredis_session", "pecl_memcache_consistent", "spymemcached_ketama"}
 }
 
 // parseClientDistribution returns the client distribution called s.
