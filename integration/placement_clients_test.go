@@ -332,3 +332,53 @@ func TestSpymemcachedKetamaKeysFoundThroughProxy(t *testing.T) {
 		t.Fatalf("%d of %d keys spymemcached wrote are not found through the proxy", missing, len(keys))
 	}
 }
+
+func TestMSMSessionsFoundThroughProxy(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(file), "javaclient", "MsmSuffixSpread.java")
+	classes := t.TempDir()
+	if out, err := exec.Command("javac", "-cp", spymemcachedJar, "-d", classes, src).CombinedOutput(); err != nil {
+		t.Fatalf("javac (make test installs default-jdk-headless and libspymemcached-java): %v\n%s", err, out)
+	}
+	var servers []placementServer
+	var addrs, nodes []string
+	for i := range 4 {
+		m := harness.StartMemcached(t, harness.MemcachedOptions{})
+		id := fmt.Sprintf("n%d", i+1)
+		servers = append(servers, placementServer{name: id, addr: m.Addr(), weight: 1})
+		addrs = append(addrs, m.Addr())
+		nodes = append(nodes, id+":"+m.Addr()) // memcachedNodes="n1:host:port,..."
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "java", "-cp", spymemcachedJar+":"+classes, "MsmSuffixSpread", "600", strings.Join(nodes, ",")).Output()
+	keys := strings.Fields(string(out))
+	if err != nil || len(keys) != 3000 {
+		t.Fatalf("MSM's writes stored %d of 3000 keys: %v\n%s", len(keys), err, out)
+	}
+	placements := holdersMemcached(t, addrs, keys)
+	t.Logf("MSM put %v keys on 4 nodes", serverSpread(placements, len(addrs)))
+	writeGolden(t, "msm_suffix", "libspymemcached-java 2.12.3 driven as MSM's non-sticky mode with a NodeLocator following SuffixBasedNodeLocator (integration/javaclient/MsmSuffixSpread.java), nodes n1-n4", servers, placements, 400)
+
+	proxy := startCompatProxy(t, "memcache", "msm_suffix", servers)
+	c := dialText(t, proxy.Addr())
+	missing := 0
+	for i, k := range keys {
+		if r := c.do("get " + k + "\r\n"); !strings.HasPrefix(r, "VALUE ") {
+			if missing < 5 {
+				t.Errorf("key %s (on node %d) not found through the proxy: %q", k, placements[i].pos+1, r)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d keys MSM wrote are not found through the proxy: those users would be logged out", missing, len(keys))
+	}
+	// Keys without a node id are placed by ketama and still served.
+	if r := c.do("set plain 0 0 1\r\nx\r\n"); r != "STORED\r\n" {
+		t.Fatalf("set of a key without node id: %q", r)
+	}
+	if r := c.do("get plain\r\n"); !strings.HasPrefix(r, "VALUE plain") {
+		t.Fatalf("get of a key without node id: %q", r)
+	}
+}

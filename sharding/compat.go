@@ -36,12 +36,13 @@ const (
 var clientDistributions = map[Distribution]string{
 	PHPRedisSession:        "phpredis_session",
 	PeclMemcacheConsistent: "pecl_memcache_consistent",
+	MSMSuffix:              "msm_suffix",
 	SpymemcachedKetama:     "spymemcached_ketama",
 }
 
 // clientDistributionNames lists clientDistributions' names in their order.
 func clientDistributionNames() []string {
-	return []string{"phpredis_session", "pecl_memcache_consistent", "spymemcached_ketama"}
+	return []string{"phpredis_session", "pecl_memcache_consistent", "msm_suffix", "spymemcached_ketama"}
 }
 
 // parseClientDistribution returns the client distribution called s.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,6 +76,92 @@ func TestClientDistributionGolden(t *testing.T) {
 		}
 		if wrong > 0 {
 			t.Errorf("%s: %d of %d keys misplaced", name, wrong, len(keys))
+		}
+	}
+}
+
+func TestMSMSuffixPlacement(t *testing.T) {
+	servers := []Server{{"n1", 1}, {"n2", 1}, {"n3", 1}}
+	r, err := NewRing(servers, Config{Hash: hashFNV1a_64, Distribution: MSMSuffix, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ketama, err := NewRing(servers, Config{Hash: hashFNV1a_64, Distribution: Ketama, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key  string
+		want []int // nil: as Ketama
+	}{
+		{"ABC-n1", []int{0, 1}},
+		{"lock:ABC-n2", []int{1, 2}},
+		{"validity:ABC-n3.jvm1", []int{2, 0}},
+		{"bak:ABC-n3", []int{0, 1}},
+		{"bak:validity:ABC-n1.jvm2", []int{1, 2}},
+		{"ping-n2", []int{1, 2}},
+		{"ABC-n9", nil}, // unknown node id
+		{"plain", nil},  // no '-'
+		{"a.b-n1", nil}, // a '.' before the '-' (jvmRoute with a dash)
+		{"user:1:profile", nil},
+	} {
+		want := tc.want
+		if want == nil {
+			want = ketama.Owners([]byte(tc.key))
+		}
+		if got := r.Owners([]byte(tc.key)); !slices.Equal(got, want) {
+			t.Errorf("Owners(%q) = %v, want %v", tc.key, got, want)
+		}
+	}
+	// n2 down: its sessions go by Ketama over n1 and n3, and the backups of
+	// n1's sessions go to the next live node, n3.
+	down, err := r.Without([]bool{false, true, false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := down.Owners([]byte("bak:ABC-n1")); got[0] != 2 {
+		t.Errorf("with n2 down, bak:ABC-n1 on %v, want n3 (2) first", got)
+	}
+	if got := down.Owners([]byte("ABC-n2")); got[0] == 1 {
+		t.Errorf("with n2 down, ABC-n2 still on n2: %v", got)
+	}
+}
+
+func TestClientDistributionReplicasFollowListOrder(t *testing.T) {
+	servers := []Server{{"127.0.0.1:1", 1}, {"127.0.0.1:2", 1}, {"127.0.0.1:3", 1}}
+	for _, d := range []Distribution{PHPRedisSession, PeclMemcacheConsistent, SpymemcachedKetama} {
+		one, err := NewRing(servers, Config{Distribution: d, Replicas: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		three, err := NewRing(servers, Config{Distribution: d, Replicas: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1000 {
+			key := []byte("key" + strconv.Itoa(i))
+			p := one.Owners(key)[0]
+			want := []int{p, (p + 1) % 3, (p + 2) % 3}
+			if got := three.Owners(key); !slices.Equal(got, want) {
+				t.Fatalf("%v: Owners(%s) with 3 replicas = %v, want %v", d, key, got, want)
+			}
+		}
+	}
+}
+
+func TestClientDistributionConfigErrors(t *testing.T) {
+	servers := []Server{{"a:1", 1}, {"b:1", 2}}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Distribution: PHPRedisSession, Replicas: 1, HashTag: "{}"}, "hash_tag is not used by distribution phpredis_session"},
+		{Config{Distribution: SpymemcachedKetama, Replicas: 1}, `server "b:1" has weight 2`},
+		{Config{Distribution: MSMSuffix, Replicas: 1}, "no hash function for distribution ketama"},
+	} {
+		_, err := NewRing(servers, tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewRing(%v) error = %v, want %q", tc.cfg.Distribution, err, tc.want)
 		}
 	}
 }
