@@ -165,3 +165,26 @@ func TestClientDistributionConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestHashSkipPrefix(t *testing.T) {
+	servers := []Server{{"a:1", 1}, {"b:1", 1}, {"c:1", 1}}
+	def, _ := NewRing(servers, Config{Distribution: PHPRedisSession, Replicas: 1})
+	custom, _ := NewRing(servers, Config{Distribution: PHPRedisSession, Replicas: 1, HashSkipPrefix: "myapp_"})
+	ketama, _ := NewRing(servers, Config{Hash: hashFNV1a_64, Distribution: Ketama, Replicas: 1, HashSkipPrefix: "memc.sess.key."})
+	for i := range 300 {
+		id := []byte(strconv.Itoa(1000000 + i*7919))
+		want := def.Owners(id)[0]
+		if got := def.Owners(append([]byte("PHPREDIS_SESSION:"), id...))[0]; got != want {
+			t.Fatalf("PHPREDIS_SESSION:%s on %d, %s on %d", id, got, id, want)
+		}
+		if got := def.Owners(append([]byte("PHPREDIS_SESSION:"), append(id, "_LOCK"...)...))[0]; got != want {
+			t.Fatalf("the lock of %s on %d, the session on %d", id, got, want)
+		}
+		if got := custom.Owners(append([]byte("myapp_"), id...))[0]; got != want {
+			t.Fatalf("myapp_%s on %d with hash_skip_prefix myapp_, %s on %d", id, got, id, want)
+		}
+		if got, want := ketama.Owners(append([]byte("memc.sess.key."), id...))[0], ketama.Owners(id)[0]; got != want {
+			t.Fatalf("ketama: memc.sess.key.%s on %d, %s on %d", id, got, id, want)
+		}
+	}
+}

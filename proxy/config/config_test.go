@@ -345,6 +345,15 @@ var parseTests = []parseTest{
 		yaml: pool("replicas: 2"),
 	},
 	{
+		name: "a client's placement with hash_skip_prefix",
+		yaml: pool("distribution: phpredis_session", `hash_skip_prefix: "myapp_"`),
+		check: func(t *testing.T, pools []Pool) {
+			if p := pools[0]; p.Distribution != "phpredis_session" || p.HashSkipPrefix != "myapp_" {
+				t.Errorf("distribution %q, hash_skip_prefix %q", p.Distribution, p.HashSkipPrefix)
+			}
+		},
+	},
+	{
 		name: "xxhash, sharding's extension",
 		yaml: pool("hash: xxhash"),
 	},
@@ -476,6 +485,8 @@ test.yml:3: pool "alpha": key "redis": "maybe" is not a boolean (expected true o
 	{name: "unknown hash", yaml: pool("hash: fnv2"), err: `test.yml:2: pool "alpha": key "hash": unknown hash "fnv2" (expected one of crc16, crc32, crc32a, fnv1_32,`},
 	{name: "hash typo", yaml: pool("hash: FNV1A-64"), err: `did you mean "fnv1a_64"?)`},
 	{name: "hash empty", yaml: pool("hash:"), err: `key "hash": has no value (expected a hash name)`},
+	{name: "client distribution with hash_tag", yaml: pool("distribution: phpredis_session", `hash_tag: "{}"`), err: `test.yml:2: pool "alpha": key "distribution": phpredis_session cannot place keys on these servers: hash_tag is not used by distribution phpredis_session; remove it`},
+	{name: "spymemcached_ketama with weights", yaml: pool("distribution: spymemcached_ketama", "servers: ['127.0.0.1:11211:2']"), err: `key "distribution": spymemcached_ketama cannot place keys on these servers: server "127.0.0.1:11211" has weight 2: spymemcached's ketama locator has no weights, want 1`},
 	{name: "unknown distribution", yaml: pool("distribution: ketamaa"), err: `key "distribution": unknown distribution "ketamaa" (expected one of ketama, modula, random, phpredis_session, pecl_memcache_consistent, msm_suffix, spymemcached_ketama; did you mean "ketama"?)`},
 	{name: "hash_tag one character", yaml: pool(`hash_tag: "{"`), err: `key "hash_tag": "{" is not two ASCII characters (expected two characters, like "{}"; remove the key for no hash tag)`},
 	{name: "hash_tag three characters", yaml: pool(`hash_tag: "{}}"`), err: `"{}}" is not two ASCII characters`},

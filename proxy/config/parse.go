@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"sessionproxy/sharding"
 )
 
 // Parse parses data, the contents of the configuration file at path, and
@@ -359,6 +361,8 @@ func (b *poolParser) check() {
 			b.pool.Replicas, b.pool.Replicas, len(b.pool.Servers))
 	}
 
+	b.checkPlacement()
+
 	// A user name alone cannot log in: redis-server would answer WRONGPASS
 	// to every connection.
 	if e, ok := b.seen["redis_auth_user"]; ok && b.pool.RedisAuthUser != "" && b.pool.RedisAuth == "" && !b.bad["redis_auth"] {
@@ -450,4 +454,33 @@ func isUnspecified(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsUnspecified()
+}
+
+// checkPlacement builds the pool's ring once for a client's placement
+// (distribution: phpredis_session and the like), so that a server list or
+// key it cannot place (a hash_tag, spymemcached_ketama with weights) fails
+// here, with the line of distribution:, rather than when the proxy starts.
+// twemproxy's distributions are left to the proxy: twemproxy configurations
+// with weights too large for our ketama load, as before.
+func (b *poolParser) checkPlacement() {
+	d, ok := b.seen["distribution"]
+	if !ok || slices.Contains([]string{"ketama", "modula", "random"}, b.pool.Distribution) || b.bad["distribution"] || b.bad["servers"] || b.bad["hash"] || b.bad["hash_tag"] || b.bad["replicas"] || len(b.pool.Servers) == 0 {
+		return
+	}
+	dist, err := sharding.ParseDistribution(b.pool.Distribution)
+	if err != nil {
+		return
+	}
+	hash, err := sharding.NewHash(b.pool.Hash)
+	if err != nil {
+		return
+	}
+	servers := make([]sharding.Server, len(b.pool.Servers))
+	for i, s := range b.pool.Servers {
+		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight}
+	}
+	if _, err := sharding.NewRing(servers, sharding.Config{Hash: hash, HashTag: b.pool.HashTag, HashSkipPrefix: b.pool.HashSkipPrefix,
+		Distribution: dist, Replicas: min(b.pool.Replicas, len(servers))}); err != nil {
+		b.failKey(d.value.Line, "distribution", "%s cannot place keys on these servers: %v", b.pool.Distribution, strings.TrimPrefix(err.Error(), sharding.ErrBadConfig.Error()+": "))
+	}
 }
