@@ -150,15 +150,52 @@ func holdersMemcached(t *testing.T, addrs []string, keys []string) []placedKey {
 	t.Helper()
 	found := make([][]int, len(keys))
 	for pos, addr := range addrs {
-		c := dialText(t, addr)
-		for i, k := range keys {
-			if c.do("mg "+k+"\r\n") == "HD\r\n" {
+		for i, r := range memcachedReplies(t, addr, "mg ", keys) {
+			if r == "HD\r\n" {
 				found[i] = append(found[i], pos)
 			}
 		}
-		c.nc.Close()
 	}
 	return placed(t, keys, found)
+}
+
+// memcachedReplies sends cmd+key for every key to the memcached (or proxy)
+// at addr, pipelined in batches, and returns the replies in order.
+func memcachedReplies(t *testing.T, addr, cmd string, keys []string) []string {
+	t.Helper()
+	c := dialText(t, addr)
+	defer c.nc.Close()
+	replies := make([]string, 0, len(keys))
+	const batch = 500
+	for start := 0; start < len(keys); start += batch {
+		var b strings.Builder
+		end := min(start+batch, len(keys))
+		for _, k := range keys[start:end] {
+			b.WriteString(cmd + k + "\r\n")
+		}
+		c.send(b.String())
+		for range keys[start:end] {
+			replies = append(replies, c.reply())
+		}
+	}
+	return replies
+}
+
+// requireAllFound fails the test unless every reply to a get is a hit.
+func requireAllFound(t *testing.T, what string, replies []string, placements []placedKey) {
+	t.Helper()
+	missing := 0
+	for i, r := range replies {
+		if !strings.HasPrefix(r, "VALUE ") {
+			if missing < 5 {
+				t.Errorf("%s %s (on server %d) not found through the proxy: %q", what, placements[i].key, placements[i].pos, r)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d %ss the client wrote are not found through the proxy: those users would be logged out", missing, len(replies), what)
+	}
 }
 
 func placed(t *testing.T, keys []string, found [][]int) []placedKey {
@@ -197,7 +234,7 @@ func TestPHPRedisSpreadSessionsFoundThroughProxy(t *testing.T) {
 	ids := spreadPHPSessions(t, []string{
 		"session.save_handler=redis",
 		"session.save_path=" + strings.Join(hosts, ", "),
-	}, 2000)
+	}, 10000)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = "PHPREDIS_SESSION:" + id
@@ -241,11 +278,11 @@ func TestPeclMemcacheSpreadSessionsFoundThroughProxy(t *testing.T) {
 	requirePHP(t, "memcache")
 	var servers []placementServer
 	var addrs, hosts []string
-	for range 3 {
+	for _, w := range []int{1, 2, 1} {
 		m := harness.StartMemcached(t, harness.MemcachedOptions{})
-		servers = append(servers, placementServer{name: m.Addr(), addr: m.Addr(), weight: 1})
+		servers = append(servers, placementServer{name: m.Addr(), addr: m.Addr(), weight: w})
 		addrs = append(addrs, m.Addr())
-		hosts = append(hosts, "tcp://"+m.Addr())
+		hosts = append(hosts, fmt.Sprintf("tcp://%s?weight=%d", m.Addr(), w))
 	}
 	// pecl memcache spreads sessions with its consistent hashing;
 	// session_redundancy=1 keeps one copy, on the server it picks.
@@ -255,25 +292,13 @@ func TestPeclMemcacheSpreadSessionsFoundThroughProxy(t *testing.T) {
 		"memcache.hash_strategy=consistent",
 		"memcache.hash_function=crc32",
 		"memcache.session_redundancy=1",
-	}, 2000)
+	}, 10000)
 	placements := holdersMemcached(t, addrs, ids)
-	t.Logf("pecl memcache put %v sessions on 3 servers", serverSpread(placements, len(addrs)))
-	writeGolden(t, "pecl_memcache_consistent", "php-memcache 4.0.5.2 (session.save_handler=memcache, memcache.hash_strategy=consistent, crc32, 3 servers)", servers, placements, 300)
+	t.Logf("pecl memcache put %v sessions on 3 servers of weight 1, 2, 1", serverSpread(placements, len(addrs)))
+	writeGolden(t, "pecl_memcache_consistent", "php-memcache 4.0.5.2 (session.save_handler=memcache, memcache.hash_strategy=consistent, crc32, 3 servers of weight 1, 2, 1)", servers, placements, 300)
 
 	proxy := startCompatProxy(t, "memcache", "pecl_memcache_consistent", servers)
-	c := dialText(t, proxy.Addr())
-	missing := 0
-	for i, id := range ids {
-		if r := c.do("get " + id + "\r\n"); !strings.HasPrefix(r, "VALUE ") {
-			if missing < 5 {
-				t.Errorf("session %s (on server %d) not found through the proxy: %q", id, placements[i].pos, r)
-			}
-			missing++
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d sessions pecl memcache wrote are not found through the proxy: those users would be logged out", missing, len(ids))
-	}
+	requireAllFound(t, "session", memcachedReplies(t, proxy.Addr(), "get ", ids), placements)
 
 	ini := []string{"session.save_handler=memcache", "session.save_path=tcp://" + proxy.Addr()}
 	for _, id := range ids[:20] {
@@ -292,7 +317,7 @@ func TestSpymemcachedKetamaKeysFoundThroughProxy(t *testing.T) {
 	}
 	var servers []placementServer
 	var addrs, clientAddrs []string
-	for i := range 3 {
+	for i := range 4 {
 		m := harness.StartMemcached(t, harness.MemcachedOptions{})
 		s := placementServer{name: m.Addr(), addr: m.Addr(), weight: 1}
 		clientAddr := m.Addr()
@@ -308,29 +333,17 @@ func TestSpymemcachedKetamaKeysFoundThroughProxy(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "java", "-cp", spymemcachedJar+":"+classes, "SpyKetamaSpread", "2000", strings.Join(clientAddrs, " ")).Output()
+	out, err := exec.CommandContext(ctx, "java", "-cp", spymemcachedJar+":"+classes, "SpyKetamaSpread", "10000", strings.Join(clientAddrs, " ")).Output()
 	keys := strings.Fields(string(out))
-	if err != nil || len(keys) != 2000 {
-		t.Fatalf("spymemcached stored %d of 2000 keys: %v\n%s", len(keys), err, out)
+	if err != nil || len(keys) != 10000 {
+		t.Fatalf("spymemcached stored %d of 10000 keys: %v\n%s", len(keys), err, out)
 	}
 	placements := holdersMemcached(t, addrs, keys)
-	t.Logf("spymemcached put %v keys on 3 servers", serverSpread(placements, len(addrs)))
-	writeGolden(t, "spymemcached_ketama", "libspymemcached-java 2.12.3 (KetamaConnectionFactory, 3 servers, the second given as localhost:port)", servers, placements, 300)
+	t.Logf("spymemcached put %v keys on 4 servers", serverSpread(placements, len(addrs)))
+	writeGolden(t, "spymemcached_ketama", "libspymemcached-java 2.12.3 (KetamaConnectionFactory, 4 servers, the second given as localhost:port)", servers, placements, 300)
 
 	proxy := startCompatProxy(t, "memcache", "spymemcached_ketama", servers)
-	c := dialText(t, proxy.Addr())
-	missing := 0
-	for i, k := range keys {
-		if r := c.do("get " + k + "\r\n"); !strings.HasPrefix(r, "VALUE ") {
-			if missing < 5 {
-				t.Errorf("key %s (on server %d) not found through the proxy: %q", k, placements[i].pos, r)
-			}
-			missing++
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d keys spymemcached wrote are not found through the proxy", missing, len(keys))
-	}
+	requireAllFound(t, "key", memcachedReplies(t, proxy.Addr(), "get ", keys), placements)
 }
 
 func TestMSMSessionsFoundThroughProxy(t *testing.T) {
@@ -351,29 +364,18 @@ func TestMSMSessionsFoundThroughProxy(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "java", "-cp", spymemcachedJar+":"+classes, "MsmSuffixSpread", "600", strings.Join(nodes, ",")).Output()
+	out, err := exec.CommandContext(ctx, "java", "-cp", spymemcachedJar+":"+classes, "MsmSuffixSpread", "2000", strings.Join(nodes, ",")).Output()
 	keys := strings.Fields(string(out))
-	if err != nil || len(keys) != 3000 {
-		t.Fatalf("MSM's writes stored %d of 3000 keys: %v\n%s", len(keys), err, out)
+	if err != nil || len(keys) != 10000 {
+		t.Fatalf("MSM's writes stored %d of 10000 keys: %v\n%s", len(keys), err, out)
 	}
 	placements := holdersMemcached(t, addrs, keys)
 	t.Logf("MSM put %v keys on 4 nodes", serverSpread(placements, len(addrs)))
 	writeGolden(t, "msm_suffix", "libspymemcached-java 2.12.3 driven as MSM's non-sticky mode with a NodeLocator following SuffixBasedNodeLocator (integration/javaclient/MsmSuffixSpread.java), nodes n1-n4", servers, placements, 400)
 
 	proxy := startCompatProxy(t, "memcache", "msm_suffix", servers)
+	requireAllFound(t, "key", memcachedReplies(t, proxy.Addr(), "get ", keys), placements)
 	c := dialText(t, proxy.Addr())
-	missing := 0
-	for i, k := range keys {
-		if r := c.do("get " + k + "\r\n"); !strings.HasPrefix(r, "VALUE ") {
-			if missing < 5 {
-				t.Errorf("key %s (on node %d) not found through the proxy: %q", k, placements[i].pos+1, r)
-			}
-			missing++
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d keys MSM wrote are not found through the proxy: those users would be logged out", missing, len(keys))
-	}
 	// Keys without a node id are placed by ketama and still served.
 	if r := c.do("set plain 0 0 1\r\nx\r\n"); r != "STORED\r\n" {
 		t.Fatalf("set of a key without node id: %q", r)
