@@ -106,17 +106,17 @@ func validateClientDistribution(servers []Server, cfg *Config) (ok bool, err err
 }
 
 // buildClientPlacement fills in r's owner table and locate function for a
-// client distribution over the live servers. The partitions are the live
-// servers (position pos in liveIdx is partition pos, owned by that server
-// and the next replicas-1 live servers in list order), so repair and
-// Without work as for Random; MSMSuffix adds Ketama's partitions in front
-// for the keys without a node suffix.
+// client distribution. The client's placement is computed over all the
+// servers, as the client had them, and each server is one partition: its
+// owners are the server itself if it is live, then the next live servers in
+// list order. So when auto_eject_hosts takes a server out (Without), only
+// its keys move, to the next live server, and the others stay where the
+// client put them; rebuilding the client's placement over the servers left
+// would move most keys (phpredis's modulo) or some (the continuums).
+// MSMSuffix puts Ketama's partitions, over the live servers, in front, for
+// the keys without a node id.
 func buildClientPlacement(r *Ring, servers []Server, liveIdx []int) error {
-	live := make([]Server, len(liveIdx))
-	for pos, i := range liveIdx {
-		live[pos] = servers[i]
-	}
-	byPos := listOrderOwners(liveIdx, r.replicas)
+	byServer := liveFollowers(r.live, r.replicas)
 	prefix := r.cfg.HashSkipPrefix
 	if prefix == "" && r.cfg.Distribution == PHPRedisSession {
 		prefix = phpredisSessionPrefix
@@ -124,11 +124,11 @@ func buildClientPlacement(r *Ring, servers []Server, liveIdx []int) error {
 	var locate func(key []byte) int
 	switch r.cfg.Distribution {
 	case PHPRedisSession:
-		locate = phpredisLocator(live)
+		locate = phpredisLocator(servers)
 	case PeclMemcacheConsistent:
-		locate = peclConsistentLocator(live)
+		locate = peclConsistentLocator(servers)
 	case SpymemcachedKetama:
-		locate = spymemcachedKetamaLocator(live)
+		locate = spymemcachedKetamaLocator(servers)
 	case MSMSuffix:
 		primary, err := ketamaPrimaries(servers, liveIdx, r.cfg.PartitionCount)
 		if err != nil {
@@ -138,18 +138,35 @@ func buildClientPlacement(r *Ring, servers []Server, liveIdx []int) error {
 		if err != nil {
 			return err
 		}
-		r.owners = append(ketamaOwners, byPos...)
-		r.nparts = len(primary) + len(liveIdx)
-		locate = msmSuffixLocator(servers, liveIdx, len(primary), r.cfg.Hash)
+		r.owners = append(ketamaOwners, byServer...)
+		r.nparts = len(primary) + len(servers)
+		locate = msmSuffixLocator(servers, len(primary), r.cfg.Hash)
 	default:
 		return fmt.Errorf("%w: unknown distribution %v", ErrBadConfig, r.cfg.Distribution)
 	}
 	if r.owners == nil {
-		r.owners = byPos
-		r.nparts = len(liveIdx)
+		r.owners = byServer
+		r.nparts = len(servers)
 	}
 	r.locate = func(key []byte) int { return locate(skipPrefix(key, prefix)) }
 	return nil
+}
+
+// liveFollowers returns, for each server i, the first replicas live servers
+// from i on in list order, wrapping around, concatenated.
+func liveFollowers(live []bool, replicas int) []int {
+	n := len(live)
+	owners := make([]int, 0, n*replicas)
+	for i := range n {
+		got := 0
+		for k := 0; k < n && got < replicas; k++ {
+			if j := (i + k) % n; live[j] {
+				owners = append(owners, j)
+				got++
+			}
+		}
+	}
+	return owners
 }
 
 // skipPrefix returns key without prefix if it starts with it, else key.

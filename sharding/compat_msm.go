@@ -27,43 +27,29 @@ func msmNodeID(key []byte) []byte {
 }
 
 // msmSuffixLocator places keys as memcached-session-manager's
-// SuffixBasedNodeLocator: a key whose node id (msmNodeID) names a live
-// server goes to that server, and a "bak:" key to the live server after it
-// in list order (MemcachedNodesManager.getNextAvailableNodeId: the servers:
-// list must be in memcachedNodes order). Other keys, and keys of a server
-// that is not live, are placed by Ketama with hash. The result is a
-// partition: Ketama's first, then one per live server.
-func msmSuffixLocator(servers []Server, liveIdx []int, ketamaPartitions int, hash HashFunc) func(key []byte) int {
-	livePos := make([]int, len(servers)) // -1 for a server that is down
-	for i := range livePos {
-		livePos[i] = -1
-	}
-	for pos, i := range liveIdx {
-		livePos[i] = pos
-	}
+// SuffixBasedNodeLocator: a key whose node id (msmNodeID) names a server
+// goes to that server, and a "bak:" key to the server after it in list
+// order (MemcachedNodesManager.getNextAvailableNodeId: the servers: list
+// must be in memcachedNodes order; the owner table skips servers that are
+// down, as getNextAvailableNodeId skips unavailable nodes). Other keys are
+// placed by Ketama with hash. The result is a partition: Ketama's first,
+// then one per server.
+func msmSuffixLocator(servers []Server, ketamaPartitions int, hash HashFunc) func(key []byte) int {
 	byName := make(map[string]int, len(servers))
 	for i, s := range servers {
 		byName[s.Name] = i
 	}
-	ketama := func(key []byte) int {
-		if len(key) == 0 {
-			return 0
-		}
-		return int(hash(key) % uint64(ketamaPartitions))
-	}
 	return func(key []byte) int {
 		i, ok := byName[string(msmNodeID(key))]
-		if !ok || livePos[i] < 0 {
-			return ketama(key)
+		if !ok {
+			if len(key) == 0 {
+				return 0
+			}
+			return int(hash(key) % uint64(ketamaPartitions))
 		}
 		if bytes.HasPrefix(key, []byte(msmBackupPrefix)) {
-			for k := 1; k < len(servers); k++ {
-				if j := (i + k) % len(servers); livePos[j] >= 0 {
-					i = j
-					break
-				}
-			}
+			i = (i + 1) % len(servers)
 		}
-		return ketamaPartitions + livePos[i]
+		return ketamaPartitions + i
 	}
 }

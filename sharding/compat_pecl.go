@@ -37,14 +37,14 @@ const (
 // addServer. Two points of different servers with the same value are
 // ordered by server position here; pecl memcache's qsort leaves their order
 // unspecified (about one pool in 30,000 has such a tie, and it moves at most
-// one bucket). live is in servers: order; the result is a position in live.
-func peclConsistentLocator(live []Server) func(key []byte) int {
+// one bucket). The result is an index into servers.
+func peclConsistentLocator(servers []Server) func(key []byte) int {
 	type point struct {
 		value uint32
 		pos   int
 	}
 	var points []point
-	for pos, s := range live {
+	for pos, s := range servers {
 		for i := range s.Weight * peclPointsPerWeight {
 			points = append(points, point{crc32.ChecksumIEEE([]byte(s.Name + "-" + strconv.Itoa(i))), pos})
 		}

@@ -10,12 +10,12 @@ import "encoding/binary"
 // from the last host of save_path to the first: with equal weights, slot 0
 // is the last server. Keys shorter than 4 bytes are zero-padded, as
 // phpredis 6 does (phpredis 5 reads past the end of such ids; session ids
-// are never that short). live is in servers: order, which must be
-// save_path's order; the result is a position in live.
-func phpredisLocator(live []Server) func(key []byte) int {
+// are never that short). servers must be in save_path's order; the result
+// is an index into it.
+func phpredisLocator(servers []Server) func(key []byte) int {
 	var slots []int
-	for pos := len(live) - 1; pos >= 0; pos-- {
-		for range live[pos].Weight {
+	for pos := len(servers) - 1; pos >= 0; pos-- {
+		for range servers[pos].Weight {
 			slots = append(slots, pos)
 		}
 	}

@@ -27,15 +27,14 @@ const spymemcachedRepetitions = 160
 // "cache1/10.0.0.1:11211" for one given by host name. It is the server's
 // name, so servers given by IP address need no name and servers given by
 // host name must be named "host/ip:port". A leading '/' in a name is
-// dropped, as spymemcached drops it. live is in the order of the client's
-// address list; the result is a position in live.
-func spymemcachedKetamaLocator(live []Server) func(key []byte) int {
+// dropped, as spymemcached drops it. The result is an index into servers.
+func spymemcachedKetamaLocator(servers []Server) func(key []byte) int {
 	type point struct {
 		value uint32
 		pos   int
 	}
 	var points []point
-	for pos, s := range live {
+	for pos, s := range servers {
 		name := strings.TrimPrefix(s.Name, "/")
 		for i := range spymemcachedRepetitions / 4 {
 			digest := md5.Sum([]byte(name + "-" + strconv.Itoa(i)))

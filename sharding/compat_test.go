@@ -113,8 +113,9 @@ func TestMSMSuffixPlacement(t *testing.T) {
 			t.Errorf("Owners(%q) = %v, want %v", tc.key, got, want)
 		}
 	}
-	// n2 down: its sessions go by Ketama over n1 and n3, and the backups of
-	// n1's sessions go to the next live node, n3.
+	// n2 down: its sessions go to the next live node, n3, which has their
+	// backups, and so do the backups of n1's sessions, as MSM's
+	// getNextAvailableNodeId sends them.
 	down, err := r.Without([]bool{false, true, false})
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +123,8 @@ func TestMSMSuffixPlacement(t *testing.T) {
 	if got := down.Owners([]byte("bak:ABC-n1")); got[0] != 2 {
 		t.Errorf("with n2 down, bak:ABC-n1 on %v, want n3 (2) first", got)
 	}
-	if got := down.Owners([]byte("ABC-n2")); got[0] == 1 {
-		t.Errorf("with n2 down, ABC-n2 still on n2: %v", got)
+	if got := down.Owners([]byte("ABC-n2")); got[0] != 2 {
+		t.Errorf("with n2 down, ABC-n2 on %v, want n3 (2) first", got)
 	}
 }
 
@@ -185,6 +186,35 @@ func TestHashSkipPrefix(t *testing.T) {
 		}
 		if got, want := ketama.Owners(append([]byte("memc.sess.key."), id...))[0], ketama.Owners(id)[0]; got != want {
 			t.Fatalf("ketama: memc.sess.key.%s on %d, %s on %d", id, got, id, want)
+		}
+	}
+}
+
+func TestClientDistributionEjectionMovesOnlyTheEjectedServersKeys(t *testing.T) {
+	servers := []Server{{"127.0.0.1:1", 1}, {"127.0.0.1:2", 2}, {"127.0.0.1:3", 1}, {"127.0.0.1:4", 1}}
+	for _, d := range []Distribution{PHPRedisSession, PeclMemcacheConsistent, SpymemcachedKetama, MSMSuffix} {
+		if d == SpymemcachedKetama {
+			servers[1].Weight = 1
+		}
+		all, err := NewRing(servers, Config{Hash: hashFNV1a_64, Distribution: d, Replicas: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		down, err := all.Without([]bool{false, true, false, false})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2000 {
+			key := []byte("key" + strconv.Itoa(i))
+			before, after := all.Owners(key)[0], down.Owners(key)[0]
+			switch {
+			case after == 1:
+				t.Fatalf("%v: %s still on the ejected server", d, key)
+			case before == 1 && after != 2 && d != MSMSuffix:
+				t.Fatalf("%v: %s of the ejected server went to %d, want the next one, 2", d, key, after)
+			case before != 1 && after != before && d != MSMSuffix:
+				t.Fatalf("%v: %s moved from %d to %d though its server is up", d, key, before, after)
+			}
 		}
 	}
 }
