@@ -48,8 +48,9 @@ func (s placementServer) yamlEntry() string {
 	return fmt.Sprintf("    - %q", entry)
 }
 
-// startCompatProxy starts a proxy with replicas 1 over servers.
-func startCompatProxy(t *testing.T, protocol, distribution string, servers []placementServer) *harness.Proxy {
+// startCompatProxy starts a proxy with replicas 1 over servers; extra are
+// more lines of the pool, such as "hash_skip_prefix: x".
+func startCompatProxy(t *testing.T, protocol, distribution string, servers []placementServer, extra ...string) *harness.Proxy {
 	t.Helper()
 	var entries []string
 	for _, s := range servers {
@@ -61,10 +62,18 @@ func startCompatProxy(t *testing.T, protocol, distribution string, servers []pla
   distribution: %s
   replicas: 1
   timeout: 2000
-  servers:
+%s  servers:
 %s
-`, harness.FreePort(t), protocol, distribution, strings.Join(entries, "\n"))
+`, harness.FreePort(t), protocol, distribution, indentLines(extra), strings.Join(entries, "\n"))
 	return harness.StartProxy(t, conf)
+}
+
+func indentLines(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
 }
 
 // writeGolden writes the observed placements to
@@ -271,6 +280,49 @@ func TestPHPRedisSpreadSessionsFoundThroughProxy(t *testing.T) {
 		if r := runPHP(t, ini, "read", id, ""); r.Data["user"] == nil {
 			t.Fatalf("session %s read through the proxy: %+v", id, r.Data)
 		}
+	}
+}
+
+func TestPHPRedisSpreadSessionsWithPrefixFoundThroughProxy(t *testing.T) {
+	requirePHP(t, "redis")
+	var servers []placementServer
+	var addrs, hosts []string
+	for range 3 {
+		r := harness.StartRedis(t, harness.RedisOptions{})
+		servers = append(servers, placementServer{name: r.Addr(), addr: r.Addr(), weight: 1})
+		addrs = append(addrs, r.Addr())
+		hosts = append(hosts, "tcp://"+r.Addr()+"?prefix=myapp_")
+	}
+	ids := spreadPHPSessions(t, []string{
+		"session.save_handler=redis",
+		"session.save_path=" + strings.Join(hosts, ", "),
+	}, 3000)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = "myapp_" + id
+	}
+	placements := holdersRedis(t, addrs, keys)
+
+	// Without hash_skip_prefix the proxy would place "myapp_<id>" by "myap".
+	proxy := startCompatProxy(t, "redis", "phpredis_session", servers, `hash_skip_prefix: "myapp_"`)
+	ctx := context.Background()
+	pipe := proxy.Client(0).Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	pipe.Exec(ctx)
+	missing := 0
+	for i, cmd := range cmds {
+		if cmd.Err() != nil {
+			if missing < 5 {
+				t.Errorf("session %s (on server %d) not found through the proxy: %v", keys[i], placements[i].pos, cmd.Err())
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d sessions phpredis wrote with prefix=myapp_ are not found through the proxy", missing, len(keys))
 	}
 }
 
