@@ -436,3 +436,72 @@ func TestMSMSessionsFoundThroughProxy(t *testing.T) {
 		t.Fatalf("get of a key without node id: %q", r)
 	}
 }
+
+// TestPHPRedisSpreadSessionsOfLiveServersSurviveEjection: with
+// auto_eject_hosts, a dead server's sessions are lost with it (replicas: 1),
+// but every session on the servers still up is still found, and the dead
+// server's users can log in again at once.
+func TestPHPRedisSpreadSessionsOfLiveServersSurviveEjection(t *testing.T) {
+	requirePHP(t, "redis")
+	var servers []placementServer
+	var nodes []*harness.Redis
+	var addrs, hosts []string
+	for range 3 {
+		r := harness.StartRedis(t, harness.RedisOptions{})
+		nodes = append(nodes, r)
+		servers = append(servers, placementServer{name: r.Addr(), addr: r.Addr(), weight: 1})
+		addrs = append(addrs, r.Addr())
+		hosts = append(hosts, "tcp://"+r.Addr())
+	}
+	ids := spreadPHPSessions(t, []string{
+		"session.save_handler=redis",
+		"session.save_path=" + strings.Join(hosts, ", "),
+	}, 3000)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = "PHPREDIS_SESSION:" + id
+	}
+	placements := holdersRedis(t, addrs, keys)
+
+	proxy := startCompatProxy(t, "redis", "phpredis_session", servers,
+		"auto_eject_hosts: true", "server_failure_limit: 1", "server_retry_timeout: 60000", "health_check_interval: 100")
+	nodes[0].Kill9()
+	proxy.WaitNodeState(servers[0].name, "down", 20*time.Second)
+
+	ctx := context.Background()
+	c := proxy.Client(0)
+	pipe := c.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	pipe.Exec(ctx)
+	lost := 0
+	for i, cmd := range cmds {
+		err := cmd.Err()
+		switch {
+		case placements[i].pos != 0 && err != nil:
+			if lost < 5 {
+				t.Errorf("session %s on live server %d not found after server 0 was ejected: %v", keys[i], placements[i].pos, err)
+			}
+			lost++
+		case placements[i].pos == 0 && err != redis.Nil:
+			t.Fatalf("session %s of the dead server: %v, want a miss (the user logs in again)", keys[i], err)
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d sessions on servers still up were logged out by the ejection of another", lost)
+	}
+	// A user of the dead server logs in again: the new session is stored.
+	for _, p := range placements {
+		if p.pos == 0 {
+			if err := c.SetEx(ctx, p.key, "again", time.Minute).Err(); err != nil {
+				t.Fatalf("new session %s with server 0 ejected: %v", p.key, err)
+			}
+			if v, err := c.Get(ctx, p.key).Result(); err != nil || v != "again" {
+				t.Fatalf("new session %s read back: %q, %v", p.key, v, err)
+			}
+			break
+		}
+	}
+}
