@@ -344,8 +344,8 @@ func (r *Ring) Owners(key []byte) []int {
 // Partition returns the partition of key, in [0, PartitionCount()). For
 // Modula it is twemproxy's slot (hash % total weight); for Random it is a
 // random server position, different on every call; for the client
-// distributions it is the position of the client's server among the live
-// ones (MSMSuffix: after Ketama's partitions), see compat.go.
+// distributions it is the index of the server the client picked
+// (MSMSuffix: after Ketama's partitions), see compat.go.
 func (r *Ring) Partition(key []byte) int {
 	if r.cfg.Distribution == Random {
 		return rand.IntN(r.nparts)
@@ -375,8 +375,8 @@ func (r *Ring) OwnersOfPartition(p int) []int {
 
 // PartitionCount returns the number of partitions: Config.PartitionCount for
 // Ketama, the total weight of the ring's servers for Modula, their number
-// for Random and the client distributions (plus Config.PartitionCount for
-// MSMSuffix).
+// for Random, the number of all servers for the client distributions (plus
+// Config.PartitionCount for MSMSuffix).
 func (r *Ring) PartitionCount() int { return r.nparts }
 
 // Servers returns a copy of the server list given to NewRing, which owner
