@@ -42,7 +42,11 @@ var clientDistributions = map[Distribution]string{
 
 // clientDistributionNames lists clientDistributions' names in their order.
 func clientDistributionNames() []string {
-	return []string{"phpredis_session", "pecl_memcache_consistent", "msm_suffix", "spymemcached_ketama"}
+	var names []string
+	for d := PHPRedisSession; d <= SpymemcachedKetama; d++ {
+		names = append(names, clientDistributions[d])
+	}
+	return names
 }
 
 // parseClientDistribution returns the client distribution called s.
