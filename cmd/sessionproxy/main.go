@@ -38,12 +38,18 @@ func run() int {
 	shutdownWait := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for `make bench` profiling)")
 	threads := fs.Int("threads", 0, "CPUs that run proxy code at once (GOMAXPROCS); 0: half the machine's CPUs, at least 1, unless GOMAXPROCS is set")
+	statsOpts := addStatsFlags(fs)
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
 	if *showVersion {
 		fmt.Println("sessionproxy", version)
 		return 0
+	}
+	statsAddr, err := statsOpts.address()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		return 2
 	}
 	pools, err := config.Load(*confPath)
 	if err != nil {
@@ -95,7 +101,7 @@ func run() int {
 			}
 		}
 	}()
-	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log})
+	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log, StatsAddr: statsAddr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
 		return 1

@@ -61,5 +61,6 @@ func (f *Front) Serve(nc net.Conn, id int64) {
 	if s.overLimit != nil {
 		err = s.overLimit
 	}
+	f.ln.Stats().CountEnd(err)
 	f.ended.Ended(nc.RemoteAddr(), err)
 }

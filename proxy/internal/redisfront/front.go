@@ -35,7 +35,9 @@ type Front struct {
 // Serve runs one client connection until it ends.
 func (f *Front) Serve(nc net.Conn, id int64) {
 	s := &session{f: f, p: f.p, nc: nc, id: id, start: time.Now(), proto: 2, authed: !f.p.Config().AuthRequired()}
-	f.ended.Ended(nc.RemoteAddr(), s.serve())
+	err := s.serve()
+	f.ln.Stats().CountEnd(err)
+	f.ended.Ended(nc.RemoteAddr(), err)
 }
 
 // New is the front end of pool p, whose clients ln accepts, within limits;
