@@ -84,12 +84,13 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 			Traffic:        ln.Stats(),
 		}
 		ps := &poolServer{p: p, ln: ln}
-		metrics = append(metrics, stats.NewPool(p, ln))
+		pm := stats.NewPool(p, ln)
+		metrics = append(metrics, pm)
 		plog := s.log.With("pool", pc.Name)
 		if pc.Protocol == config.ProtocolMemcache {
-			ps.front = mcfront.New(p, ln, limits, plog)
+			ps.front = mcfront.New(p, ln, limits, pm, plog)
 		} else {
-			ps.front = redisfront.New(p, ln, limits, opts.Version, plog)
+			ps.front = redisfront.New(p, ln, limits, opts.Version, pm, plog)
 		}
 		s.pools = append(s.pools, ps)
 	}

@@ -93,6 +93,9 @@ func (p *Pool) Name() string { return p.name }
 // made on the first call: a front end resolves its commands once, so
 // that counting a request is a few atomic adds.
 func (p *Pool) Command(name string) *Command {
+	if p == nil {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c := p.commands[name]; c != nil {
@@ -178,3 +181,6 @@ func (rc *requestCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// Name is the command's name, its label.
+func (c *Command) Name() string { return c.name }
