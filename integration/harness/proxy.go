@@ -159,7 +159,7 @@ func startProxy(t testing.TB, wrapper []string, yamlConfig string, flags []strin
 		t.Fatalf("harness: %v", err)
 	}
 	p := &Proxy{t: t, conf: conf, addrs: addrs, auth: auth, out: &outputBuffer{}}
-	if !hasStatsPort(flags) {
+	if !hasStatsPort(flags) && hasStatsFlag(bin) {
 		// Tests run many proxies at once: none takes the default stats port.
 		flags = append([]string{"-s", "0"}, flags...)
 	}
@@ -192,6 +192,24 @@ func startProxy(t testing.TB, wrapper []string, yamlConfig string, flags []strin
 		}
 	}
 	return p
+}
+
+var statsFlag struct {
+	once sync.Once
+	has  bool
+}
+
+// hasStatsFlag reports whether the binary has the stats port flag: a
+// binary built before it (SESSIONPROXY_BIN, to check that a test fails
+// on old code) is run without it, as it would refuse to start.
+func hasStatsFlag(bin string) bool {
+	statsFlag.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, _ := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
+		statsFlag.has = strings.Contains(string(out), "-stats-port")
+	})
+	return statsFlag.has
 }
 
 // hasStatsPort reports whether flags set the stats port (-s).
