@@ -251,6 +251,47 @@ func TestStatsPortMetricsCountRequestsAndEjections(t *testing.T) {
 	}
 }
 
+// memcached pools are counted under memcached's command names and
+// results: a session store's add of a taken key is not_stored, a read of
+// an expired session a miss.
+func TestStatsPortCountsMemcachedRequests(t *testing.T) {
+	var servers []string
+	for i := range 2 {
+		servers = append(servers, fmt.Sprintf("   - %s:1 m%d", harness.StartMemcached(t, harness.MemcachedOptions{}).Addr(), i+1))
+	}
+	conf := fmt.Sprintf("mc:\n  listen: 127.0.0.1:%d\n  protocol: memcache\n  replicas: 2\n  timeout: 500\n  servers:\n%s\n",
+		harness.FreePort(t), strings.Join(servers, "\n"))
+	statsPort := harness.FreePort(t)
+	proxy := harness.StartProxyArgs(t, conf, "-s", strconv.Itoa(statsPort))
+	c := dialText(t, proxy.Addr())
+	const n = 20
+	for i := range n {
+		key := fmt.Sprintf("sess%d", i)
+		for _, step := range []struct{ req, want string }{
+			{"set " + key + " 0 60 1\r\nv\r\n", "STORED\r\n"},
+			{"add " + key + " 0 60 1\r\nw\r\n", "NOT_STORED\r\n"},
+			{"get " + key + "\r\n", "VALUE " + key + " 0 1\r\nv\r\nEND\r\n"},
+			{"delete " + key + "\r\n", "DELETED\r\n"},
+			{"get " + key + "\r\n", "END\r\n"},
+		} {
+			if got := c.do(step.req); got != step.want {
+				t.Fatalf("%q = %q, want %q", step.req, got, step.want)
+			}
+		}
+	}
+	page, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", statsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ command, result string }{
+		{"set", "stored"}, {"add", "not_stored"}, {"get", "hit"}, {"get", "miss"}, {"delete", "deleted"},
+	} {
+		if got := metricValue(page, "sessionproxy_requests_total", "pool", "mc", "command", want.command, "result", want.result); got != n {
+			t.Errorf("sessionproxy_requests_total{command=%q,result=%q} = %v, want %d", want.command, want.result, got, n)
+		}
+	}
+}
+
 // A stats port already taken is a startup error that names it, not a
 // proxy running without the stats its operator expects.
 func TestStatsPortInUseIsAStartupError(t *testing.T) {
