@@ -2,10 +2,14 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -272,6 +276,118 @@ func TestTwemproxyKetamaFindsWhatNutcrackerWrote(t *testing.T) {
 			holdersOf(t, addrs, fresh)
 			if found := dialPipe(t, ncAddr).getAll(fresh); len(found) != len(fresh) {
 				t.Fatalf("nutcracker finds %d of the %d keys the proxy wrote", len(found), len(fresh))
+			}
+		})
+	}
+}
+
+// manySessions runs integration/phpclient/many_sessions.php: it writes (or
+// reads) count sessions named from prefix through php-memcached's session
+// handler with the given ini settings, and returns the session ids it
+// printed.
+func manySessions(t *testing.T, ini []string, action, prefix string, count int) []string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	args := []string{"-d", "session.save_handler=memcached", "-d", "memcached.sess_locking=0"}
+	for _, kv := range ini {
+		args = append(args, "-d", kv)
+	}
+	args = append(args, filepath.Join(filepath.Dir(file), "phpclient", "many_sessions.php"), action, prefix, strconv.Itoa(count))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, phpBinary, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("php many_sessions.php %s %s: %v\n%s", action, prefix, err, stderr.String())
+	}
+	return strings.Fields(string(out))
+}
+
+// A fleet that php-memcached filled with memcached.sess_consistent_hash = On
+// (libmemcached's ketama, or ketama_weighted) keeps every session where it
+// is when sessionproxy takes over with distribution: libmemcached_ketama[_
+// weighted], hash_skip_prefix: "memc.sess.key." and replicas: 1: PHP reading
+// through the proxy finds each of 10,000 sessions PHP wrote with its own
+// hashing, and PHP hashing itself finds each session written through the
+// proxy. One server is on port 11211, which libmemcached leaves out of the
+// hashed label.
+func TestLibmemcachedKetamaFindsWhatPHPWrote(t *testing.T) {
+	requirePHP(t, "memcached")
+	const prefix = "memc.sess.key."
+	cases := []struct {
+		name         string
+		distribution string
+		hashType     string // memcached.sess_consistent_hash_type
+		weights      []int
+	}{
+		{name: "ketama", distribution: "libmemcached_ketama", hashType: "ketama", weights: []int{1, 1, 1, 1}},
+		{name: "ketama_weighted", distribution: "libmemcached_ketama_weighted", hashType: "ketama_weighted", weights: []int{1, 2, 1, 3}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var servers []compatServer
+			for i, w := range tc.weights {
+				s := compatServer{weight: w}
+				if i == len(tc.weights)-1 && startMemcachedAt(t, "127.0.0.2", 11211) {
+					s.addr = "127.0.0.2:11211"
+				} else {
+					s.addr = harness.StartMemcached(t, harness.MemcachedOptions{}).Addr()
+				}
+				servers = append(servers, s)
+			}
+			var savePath, entries, addrs []string
+			for _, s := range servers {
+				savePath = append(savePath, s.entry())
+				entries = append(entries, "   - "+s.entry())
+				addrs = append(addrs, s.addr)
+			}
+			clientHashing := []string{
+				"session.save_path=" + strings.Join(savePath, ","),
+				"memcached.sess_consistent_hash=On",
+				"memcached.sess_consistent_hash_type=" + tc.hashType,
+			}
+			ids := manySessions(t, clientHashing, "write", "old-"+tc.name, 10000)
+			if len(ids) != 10000 {
+				t.Fatalf("PHP wrote %d sessions, want 10000", len(ids))
+			}
+			keys := make([]string, len(ids))
+			for i, id := range ids {
+				keys[i] = prefix + id
+			}
+			holder := holdersOf(t, addrs, keys)
+			header := []string{"php-memcached: memcached.sess_consistent_hash_type=" + tc.hashType}
+			for _, s := range servers {
+				header = append(header, "server: "+s.entry())
+			}
+			writeGolden(t, "libmemcached_"+tc.name+".txt", header, keys[:2000], holder)
+
+			proxy := harness.StartProxy(t, fmt.Sprintf("new:\n  listen: 127.0.0.1:%d\n  protocol: memcache\n  distribution: %s\n  hash_skip_prefix: %q\n  replicas: 1\n  servers:\n%s\n",
+				harness.FreePort(t), tc.distribution, prefix, strings.Join(entries, "\n")))
+			throughProxy := []string{"session.save_path=" + proxy.Addr(), "memcached.sess_consistent_hash=Off"}
+			found := manySessions(t, throughProxy, "read", "old-"+tc.name, 10000)
+			if len(found) != len(ids) {
+				got := dialPipe(t, proxy.Addr()).getAll(keys)
+				for _, k := range keys {
+					if _, ok := got[k]; !ok {
+						t.Errorf("the proxy does not find %s, which PHP put on server %d (%s)", k, holder[k], addrs[holder[k]])
+						break
+					}
+				}
+				t.Fatalf("PHP through the proxy finds %d of the %d sessions PHP wrote with its own hashing", len(found), len(ids))
+			}
+
+			// The other way: sessions written through the proxy are where
+			// php-memcached's own hashing looks for them.
+			fresh := manySessions(t, throughProxy, "write", "new-"+tc.name, 2000)
+			freshKeys := make([]string, len(fresh))
+			for i, id := range fresh {
+				freshKeys[i] = prefix + id
+			}
+			holdersOf(t, addrs, freshKeys)
+			if back := manySessions(t, clientHashing, "read", "new-"+tc.name, 2000); len(back) != len(fresh) {
+				t.Fatalf("php-memcached's own hashing finds %d of the %d sessions written through the proxy", len(back), len(fresh))
 			}
 		})
 	}

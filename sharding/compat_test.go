@@ -234,3 +234,81 @@ func TestParseContinuumDistributions(t *testing.T) {
 		t.Errorf("unknown distribution: %v, want the valid names listed", err)
 	}
 }
+
+func TestLibmemcachedKetamaMatchesPHPMemcached(t *testing.T) {
+	const prefix = "memc.sess.key."
+	for _, tc := range []struct {
+		file string
+		d    Distribution
+	}{
+		{"libmemcached_ketama.txt", LibmemcachedKetama},
+		{"libmemcached_ketama_weighted.txt", LibmemcachedKetamaWeighted},
+	} {
+		t.Run(tc.d.String(), func(t *testing.T) {
+			g := readGolden(t, tc.file)
+			checkGolden(t, g, tc.d, Config{HashSkipPrefix: prefix})
+
+			// php-memcached's sess_prefix is libmemcached's namespace,
+			// which libmemcached does not hash: hashing the whole key
+			// misplaces most sessions.
+			r := mustRing(t, g.servers, Config{Distribution: tc.d, Replicas: 1})
+			wrong := 0
+			for i, k := range g.keys {
+				if r.Owners([]byte(k))[0] != g.holder[i] {
+					wrong++
+				}
+			}
+			if wrong < len(g.keys)/2 {
+				t.Errorf("without hash_skip_prefix only %d of %d keys are misplaced; is the prefix hashed after all?", wrong, len(g.keys))
+			}
+		})
+	}
+}
+
+// libmemcached labels a server "host" on port 11211, else "host:port", and
+// ignores the names and the pool's hash.
+func TestLibmemcachedKetamaLabels(t *testing.T) {
+	if got := libmemcachedLabel(Server{Host: "10.0.0.1", Port: 11211}, 7); got != "10.0.0.1-7" {
+		t.Errorf("label on 11211 = %q", got)
+	}
+	if got := libmemcachedLabel(Server{Host: "cache.internal", Port: 11311}, 0); got != "cache.internal:11311-0" {
+		t.Errorf("label on 11311 = %q", got)
+	}
+	a := []Server{{Name: "a", Weight: 1, Host: "10.0.0.1", Port: 11211}, {Name: "b", Weight: 1, Host: "10.0.0.2", Port: 11211}}
+	b := []Server{{Name: "x", Weight: 1, Host: "10.0.0.1", Port: 11211}, {Name: "y", Weight: 1, Host: "10.0.0.2", Port: 11211}}
+	ra := mustRing(t, a, Config{Hash: mustHash(t, "fnv1a_64"), Distribution: LibmemcachedKetama, Replicas: 1})
+	rb := mustRing(t, b, Config{Hash: mustHash(t, "crc32"), Distribution: LibmemcachedKetama, Replicas: 1})
+	if ra.PartitionCount() != 200 {
+		t.Errorf("%d points for 2 servers, want 100 each", ra.PartitionCount())
+	}
+	for i := range 1000 {
+		k := []byte("k" + strconv.Itoa(i))
+		if ra.Owners(k)[0] != rb.Owners(k)[0] {
+			t.Fatalf("key %s placed differently for other names or another pool hash", k)
+		}
+	}
+}
+
+// hash_skip_prefix leaves the prefix out only of the keys that start with
+// it, before the hash tag is looked for.
+func TestHashSkipPrefix(t *testing.T) {
+	h := mustHash(t, "md5")
+	s := []Server{{Name: "a:1", Weight: 1}, {Name: "b:1", Weight: 1}, {Name: "c:1", Weight: 1}}
+	with := mustRing(t, s, Config{Hash: h, Distribution: TwemproxyKetama, Replicas: 1, HashSkipPrefix: "p.", HashTag: "{}"})
+	plain := mustRing(t, s, Config{Hash: h, Distribution: TwemproxyKetama, Replicas: 1, HashTag: "{}"})
+	for i := range 500 {
+		k := "s" + strconv.Itoa(i)
+		if with.Partition([]byte("p."+k)) != plain.Partition([]byte(k)) {
+			t.Fatalf("p.%s is not placed as %s", k, k)
+		}
+		if with.Partition([]byte("q."+k)) != plain.Partition([]byte("q."+k)) {
+			t.Fatalf("q.%s is not placed as itself", k)
+		}
+		if with.Partition([]byte("p.x{"+k+"}")) != plain.Partition([]byte(k)) {
+			t.Fatalf("p.x{%s} is not placed by its hash tag", k)
+		}
+	}
+	if got := with.Partition([]byte("p.")); got != 0 {
+		t.Errorf("a key that is only the prefix is in partition %d, want 0 (an empty key hashes to 0)", got)
+	}
+}
