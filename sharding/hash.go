@@ -98,7 +98,8 @@ type Distribution int
 const (
 	// Ketama places keys with consistent hashing, so adding or removing a
 	// server moves few keys. It is twemproxy's default. It is not
-	// byte-compatible with twemproxy's ketama continuum; see docs/sharding.md.
+	// byte-compatible with twemproxy's ketama continuum (TwemproxyKetama
+	// is); see docs/sharding.md.
 	Ketama Distribution = iota
 	// Modula picks server hash % total weight, like twemproxy's modula.
 	// Changing the server list remaps most keys.

@@ -74,9 +74,11 @@ type Server struct {
 
 // Config says how a Ring places keys.
 type Config struct {
-	// Hash hashes the hash-tagged key to choose a partition (Ketama) or a
-	// slot (Modula). Required for Ketama and Modula, unused by Random.
-	// twemproxy's default is NewHash("fnv1a_64").
+	// Hash hashes the hash-tagged key to choose a partition (Ketama), a
+	// slot (Modula) or a continuum point (TwemproxyKetama). Required for
+	// those, unused by Random and replaced by libmemcached's own key hash
+	// for the Libmemcached distributions. twemproxy's default is
+	// NewHash("fnv1a_64").
 	Hash HashFunc
 	// HashTag is twemproxy's hash_tag: "" for none or two bytes such as
 	// "{}"; see HashTagged. Default "".
@@ -89,7 +91,7 @@ type Config struct {
 	// PartitionCount is the number of Ketama partitions; keys map to
 	// partitions and partitions to servers. It must be at least 10 times
 	// the total weight of all servers and at most 1048576. Changing it remaps
-	// almost every key. Ignored by Modula and Random. Default
+	// almost every key. Ignored by the other distributions. Default
 	// DefaultPartitionCount (7919).
 	PartitionCount int
 	// HashSkipPrefix, when not empty, is left out of the keys that start
@@ -357,7 +359,9 @@ func (r *Ring) Owners(key []byte) []int {
 
 // Partition returns the partition of key, in [0, PartitionCount()). For
 // Modula it is twemproxy's slot (hash % total weight); for Random it is a
-// random server position, different on every call.
+// random server position, different on every call; for a continuum
+// distribution it is the index of the first continuum point at or after the
+// key hash. HashSkipPrefix and the hash tag apply first.
 func (r *Ring) Partition(key []byte) int {
 	if r.cfg.Distribution == Random {
 		return rand.IntN(r.nparts)
@@ -390,7 +394,7 @@ func (r *Ring) OwnersOfPartition(p int) []int {
 
 // PartitionCount returns the number of partitions: Config.PartitionCount for
 // Ketama, the total weight of the ring's servers for Modula, their number
-// for Random.
+// for Random, the continuum points for the continuum distributions.
 func (r *Ring) PartitionCount() int { return r.nparts }
 
 // Servers returns a copy of the server list given to NewRing, which owner
