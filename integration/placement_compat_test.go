@@ -392,3 +392,52 @@ func TestLibmemcachedKetamaFindsWhatPHPWrote(t *testing.T) {
 		})
 	}
 }
+
+// pylibmc (Debian's python3-pylibmc, on its own libmemcached) spreading an
+// application's keys with behaviour ketama or ketama_weighted: the proxy with
+// the matching distribution finds every one of 10,000 keys it wrote.
+func TestLibmemcachedKetamaFindsWhatPylibmcWrote(t *testing.T) {
+	if err := exec.Command(debianPython, "-c", "import pylibmc").Run(); err != nil {
+		t.Skip("pylibmc is not installed (apt-get install python3-pylibmc)")
+	}
+	cases := []struct {
+		behaviour, distribution string
+		weights                 []int
+	}{
+		{"ketama", "libmemcached_ketama", []int{1, 1, 1}},
+		{"ketama_weighted", "libmemcached_ketama_weighted", []int{2, 1, 3}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.behaviour, func(t *testing.T) {
+			var specs, entries, addrs []string
+			for _, w := range tc.weights {
+				s := compatServer{addr: harness.StartMemcached(t, harness.MemcachedOptions{}).Addr(), weight: w}
+				specs = append(specs, s.entry())
+				entries = append(entries, "   - "+s.entry())
+				addrs = append(addrs, s.addr)
+			}
+			const count = 10000
+			prefix := "app:" + tc.behaviour + ":"
+			if got := runPython(t, nil, "pylibmc_keys.py", tc.behaviour, strings.Join(specs, ","), prefix, strconv.Itoa(count)); got != "ok" {
+				t.Fatalf("pylibmc_keys.py: %s", got)
+			}
+			keys := compatKeys(prefix, count)
+			holder := holdersOf(t, addrs, keys)
+			proxy := harness.StartProxy(t, fmt.Sprintf("new:\n  listen: 127.0.0.1:%d\n  protocol: memcache\n  distribution: %s\n  replicas: 1\n  servers:\n%s\n",
+				harness.FreePort(t), tc.distribution, strings.Join(entries, "\n")))
+			got := dialPipe(t, proxy.Addr()).getAll(keys)
+			missing := 0
+			for _, k := range keys {
+				if got[k] != valueOf(k) {
+					if missing < 5 {
+						t.Errorf("the proxy does not find %s, which pylibmc put on server %d", k, holder[k])
+					}
+					missing++
+				}
+			}
+			if missing > 0 {
+				t.Fatalf("the proxy misses %d of %d keys pylibmc wrote", missing, count)
+			}
+		})
+	}
+}
