@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"sessionproxy/integration/harness"
 )
 
@@ -439,5 +441,83 @@ func TestLibmemcachedKetamaFindsWhatPylibmcWrote(t *testing.T) {
 				t.Fatalf("the proxy misses %d of %d keys pylibmc wrote", missing, count)
 			}
 		})
+	}
+}
+
+// The Redis side of twemproxy_ketama: 10,000 keys nutcracker (redis: true,
+// named servers, weights 1, 2, 1) wrote to real redis-servers are all found
+// through the proxy with distribution: twemproxy_ketama.
+func TestTwemproxyKetamaFindsWhatNutcrackerWroteToRedis(t *testing.T) {
+	nutcracker := "/usr/sbin/nutcracker"
+	if _, err := os.Stat(nutcracker); err != nil {
+		t.Skip("nutcracker is not installed (apt-get install nutcracker)")
+	}
+	var entries []string
+	var nodes []*harness.Redis
+	for i, w := range []int{1, 2, 1} {
+		r := harness.StartRedis(t, harness.RedisOptions{})
+		nodes = append(nodes, r)
+		entries = append(entries, fmt.Sprintf("   - %s:%d redis-%d", r.Addr(), w, i+1))
+	}
+	ncAddr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	ncConf := filepath.Join(t.TempDir(), "nutcracker.yml")
+	if err := os.WriteFile(ncConf, fmt.Appendf(nil, "old:\n  listen: %s\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n  servers:\n%s\n",
+		ncAddr, strings.Join(entries, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	harness.StartProcess(t, "nutcracker", nutcracker, "-c", ncConf, "-s", strconv.Itoa(harness.FreePort(t)),
+		"-a", "127.0.0.1", "-o", filepath.Join(t.TempDir(), "nutcracker.log"))
+	harness.WaitListening(t, ncAddr, 10*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	keys := compatKeys("PHPREDIS_SESSION:", 10000)
+	// nutcracker refuses the HELLO go-redis opens with, so SETs are sent
+	// as plain RESP, pipelined.
+	nc := dialPipe(t, ncAddr)
+	for start := 0; start < len(keys); start += 200 {
+		batch := keys[start:min(start+200, len(keys))]
+		nc.nc.SetDeadline(time.Now().Add(20 * time.Second))
+		for _, k := range batch {
+			v := valueOf(k)
+			fmt.Fprintf(nc.w, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(k), k, len(v), v)
+		}
+		if err := nc.w.Flush(); err != nil {
+			t.Fatalf("writing through nutcracker: %v", err)
+		}
+		for _, k := range batch {
+			if line, err := nc.r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+				t.Fatalf("SET %s through nutcracker: %q %v", k, line, err)
+			}
+		}
+	}
+	stored := 0
+	for _, n := range nodes {
+		stored += int(n.Client().DBSize(ctx).Val())
+	}
+	if stored != len(keys) {
+		t.Fatalf("the servers hold %d keys, want %d", stored, len(keys))
+	}
+
+	proxy := harness.StartProxy(t, fmt.Sprintf("new:\n  listen: 127.0.0.1:%d\n  redis: true\n  hash: fnv1a_64\n  distribution: twemproxy_ketama\n  replicas: 1\n  servers:\n%s\n",
+		harness.FreePort(t), strings.Join(entries, "\n")))
+	c := proxy.Client(0)
+	pipe := c.Pipeline()
+	gets := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		gets[i] = pipe.Get(ctx, k)
+	}
+	pipe.Exec(ctx)
+	missing := 0
+	for i, k := range keys {
+		if v, err := gets[i].Result(); err != nil || v != valueOf(k) {
+			if missing < 5 {
+				t.Errorf("GET %s through the proxy: %q, %v", k, v, err)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("the proxy misses %d of %d keys nutcracker wrote", missing, len(keys))
 	}
 }
