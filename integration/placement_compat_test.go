@@ -195,7 +195,8 @@ func valueOf(k string) string { return "v-" + k }
 // distribution: ketama keeps every key where it is when sessionproxy takes
 // over with distribution: twemproxy_ketama and replicas: 1: the proxy finds
 // each of 10,000 keys nutcracker wrote, and nutcracker finds each key the
-// proxy writes. Servers with names, without (one on port 11211, which
+// proxy writes; with replicas: 2 the primary stays nutcracker's server, so
+// the old keys are still all found. Servers with names, without (one on port 11211, which
 // twemproxy leaves out of the hashed name) and with weights.
 func TestTwemproxyKetamaFindsWhatNutcrackerWrote(t *testing.T) {
 	nutcracker := "/usr/sbin/nutcracker"
@@ -278,6 +279,14 @@ func TestTwemproxyKetamaFindsWhatNutcrackerWrote(t *testing.T) {
 			holdersOf(t, addrs, fresh)
 			if found := dialPipe(t, ncAddr).getAll(fresh); len(found) != len(fresh) {
 				t.Fatalf("nutcracker finds %d of the %d keys the proxy wrote", len(found), len(fresh))
+			}
+
+			// With replicas: 2 the primary is still nutcracker's server,
+			// so every old key is still found.
+			replicated := harness.StartProxy(t, fmt.Sprintf("new2:\n  listen: 127.0.0.1:%d\n  protocol: memcache\n  hash: %s\n  distribution: twemproxy_ketama\n  replicas: 2\n  servers:\n%s\n",
+				harness.FreePort(t), tc.hash, strings.Join(entries, "\n")))
+			if found := dialPipe(t, replicated.Addr()).getAll(keys); len(found) != len(keys) {
+				t.Fatalf("with replicas: 2 the proxy finds %d of the %d keys nutcracker wrote", len(found), len(keys))
 			}
 		})
 	}
