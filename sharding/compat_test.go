@@ -312,3 +312,24 @@ func TestHashSkipPrefix(t *testing.T) {
 		t.Errorf("a key that is only the prefix is in partition %d, want 0 (an empty key hashes to 0)", got)
 	}
 }
+
+func BenchmarkContinuumOwners(b *testing.B) {
+	s := make([]Server, 5)
+	for i := range s {
+		s[i] = Server{Name: "cache-" + strconv.Itoa(i), Weight: 1, Host: "10.0.0." + strconv.Itoa(i+1), Port: 11211}
+	}
+	for _, d := range []Distribution{TwemproxyKetama, LibmemcachedKetama, LibmemcachedKetamaWeighted} {
+		b.Run(d.String(), func(b *testing.B) {
+			h, _ := NewHash("fnv1a_64")
+			r, err := NewRing(s, Config{Hash: h, Distribution: d, Replicas: 2, HashSkipPrefix: "memc.sess.key."})
+			if err != nil {
+				b.Fatal(err)
+			}
+			key := []byte("memc.sess.key.9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60")
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Owners(key)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -161,10 +162,8 @@ func isUnnamed(s Server) bool {
 // Distribution order.
 func distributionNames() []string {
 	names := []string{Ketama.String(), Modula.String(), Random.String()}
-	for d := Random + 1; ; d++ {
-		if _, ok := continuumPlacements[d]; !ok {
-			return names
-		}
+	for _, d := range slices.Sorted(maps.Keys(continuumPlacements)) {
 		names = append(names, d.String())
 	}
+	return names
 }
