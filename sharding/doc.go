@@ -4,7 +4,10 @@
 // its ketama, modula and random distributions; Ketama is built on
 // github.com/buraksezer/consistent with partitions, so its placement is not
 // byte-compatible with twemproxy's ketama continuum and a pool migrated from
-// twemproxy remaps most keys (see docs/sharding.md).
+// twemproxy remaps most keys (see docs/sharding.md). For fleets that another
+// program filled, the continuum distributions (TwemproxyKetama,
+// LibmemcachedKetama, LibmemcachedKetamaWeighted) rebuild that program's
+// continuum point for point, so every key is found where it was written.
 //
 // The package is pure and deterministic (except Random, which is random by
 // definition): no I/O, no clocks, no health checks. Whether a server is up is

@@ -98,7 +98,8 @@ type Distribution int
 const (
 	// Ketama places keys with consistent hashing, so adding or removing a
 	// server moves few keys. It is twemproxy's default. It is not
-	// byte-compatible with twemproxy's ketama continuum; see docs/sharding.md.
+	// byte-compatible with twemproxy's ketama continuum (TwemproxyKetama
+	// is); see docs/sharding.md.
 	Ketama Distribution = iota
 	// Modula picks server hash % total weight, like twemproxy's modula.
 	// Changing the server list remaps most keys.
@@ -106,6 +107,15 @@ const (
 	// Random picks a random server per request, like twemproxy's random.
 	// Only useful for caches where any server may answer.
 	Random
+	// TwemproxyKetama is twemproxy's own ketama continuum, point for point,
+	// for a pool that twemproxy filled.
+	TwemproxyKetama
+	// LibmemcachedKetama is libmemcached's ketama (php-memcached's
+	// memcached.sess_consistent_hash), for a fleet its clients filled.
+	LibmemcachedKetama
+	// LibmemcachedKetamaWeighted is libmemcached's weighted ketama
+	// (memcached.sess_consistent_hash_type = ketama_weighted).
+	LibmemcachedKetamaWeighted
 )
 
 // String returns the distribution's name as written in configuration.
@@ -117,12 +127,20 @@ func (d Distribution) String() string {
 		return "modula"
 	case Random:
 		return "random"
+	case TwemproxyKetama:
+		return "twemproxy_ketama"
+	case LibmemcachedKetama:
+		return "libmemcached_ketama"
+	case LibmemcachedKetamaWeighted:
+		return "libmemcached_ketama_weighted"
 	}
 	return fmt.Sprintf("Distribution(%d)", int(d))
 }
 
-// ParseDistribution returns the Distribution for a twemproxy distribution:
-// name: "ketama", "modula" or "random".
+// ParseDistribution returns the Distribution for a distribution: name:
+// twemproxy's "ketama", "modula" or "random", or one of the placements
+// compatible with other programs ("twemproxy_ketama", "libmemcached_ketama",
+// "libmemcached_ketama_weighted").
 func ParseDistribution(s string) (Distribution, error) {
 	switch s {
 	case "ketama":
@@ -132,7 +150,12 @@ func ParseDistribution(s string) (Distribution, error) {
 	case "random":
 		return Random, nil
 	}
-	return 0, fmt.Errorf("%w %q (valid: ketama, modula, random)", ErrUnknownDistribution, s)
+	for d := range continuumPlacements {
+		if d.String() == s {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q (valid: %s)", ErrUnknownDistribution, s, strings.Join(distributionNames(), ", "))
 }
 
 // signed converts a key byte the way twemproxy's (uint32_t)key[i] does on a

@@ -1,6 +1,7 @@
 package sharding
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -63,13 +64,21 @@ type Server struct {
 	// Random, as in twemproxy). The total weight of a Ketama pool is at
 	// most 256; weights are only relative, so 1-10 is plenty.
 	Weight int
+	// Host and Port are the server's address as configured. Only the
+	// distributions that hash addresses use them (libmemcached_ketama,
+	// libmemcached_ketama_weighted, and twemproxy_ketama for a server
+	// whose Name is its address); the others ignore them.
+	Host string
+	Port int
 }
 
 // Config says how a Ring places keys.
 type Config struct {
-	// Hash hashes the hash-tagged key to choose a partition (Ketama) or a
-	// slot (Modula). Required for Ketama and Modula, unused by Random.
-	// twemproxy's default is NewHash("fnv1a_64").
+	// Hash hashes the hash-tagged key to choose a partition (Ketama), a
+	// slot (Modula) or a continuum point (TwemproxyKetama). Required for
+	// those, unused by Random and replaced by libmemcached's own key hash
+	// for the Libmemcached distributions. twemproxy's default is
+	// NewHash("fnv1a_64").
 	Hash HashFunc
 	// HashTag is twemproxy's hash_tag: "" for none or two bytes such as
 	// "{}"; see HashTagged. Default "".
@@ -82,9 +91,14 @@ type Config struct {
 	// PartitionCount is the number of Ketama partitions; keys map to
 	// partitions and partitions to servers. It must be at least 10 times
 	// the total weight of all servers and at most 1048576. Changing it remaps
-	// almost every key. Ignored by Modula and Random. Default
+	// almost every key. Ignored by the other distributions. Default
 	// DefaultPartitionCount (7919).
 	PartitionCount int
+	// HashSkipPrefix, when not empty, is left out of the keys that start
+	// with it before they are hashed (before the hash tag is looked for):
+	// libmemcached does not hash its namespace, which php-memcached sets
+	// to memcached.sess_prefix. Default "".
+	HashSkipPrefix string
 }
 
 // Ring maps keys to the ordered list of servers that own them: the primary
@@ -96,6 +110,10 @@ type Ring struct {
 	cfg      Config   // validated; PartitionCount defaulted
 	replicas int      // cfg.Replicas, or fewer for a ring from Without
 	nparts   int
+	// points holds the sorted continuum values for a continuum
+	// distribution (partition i is point i), nil for the others.
+	points     []uint32
+	skipPrefix []byte // cfg.HashSkipPrefix
 	// owners holds the owners of partition p at
 	// owners[p*replicas : (p+1)*replicas], so Owners neither computes nor
 	// allocates anything beyond the key hash.
@@ -180,7 +198,11 @@ func validate(servers []Server, cfg *Config) error {
 		}
 	case Random:
 	default:
-		return bad("unknown distribution %v", cfg.Distribution)
+		c, ok := continuumPlacements[cfg.Distribution]
+		if !ok {
+			return bad("unknown distribution %v", cfg.Distribution)
+		}
+		return validateContinuum(servers, cfg, c)
 	}
 	return nil
 }
@@ -195,6 +217,15 @@ func build(servers []Server, live []bool, cfg Config, replicas int) (*Ring, erro
 		}
 	}
 	r := &Ring{servers: servers, live: live, cfg: cfg, replicas: replicas}
+	if cfg.HashSkipPrefix != "" {
+		r.skipPrefix = []byte(cfg.HashSkipPrefix)
+	}
+	if c, ok := continuumPlacements[cfg.Distribution]; ok {
+		if err := buildContinuum(r, liveIdx, c); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	switch cfg.Distribution {
 	case Ketama:
 		primary, err := ketamaPrimaries(servers, liveIdx, cfg.PartitionCount)
@@ -328,15 +359,23 @@ func (r *Ring) Owners(key []byte) []int {
 
 // Partition returns the partition of key, in [0, PartitionCount()). For
 // Modula it is twemproxy's slot (hash % total weight); for Random it is a
-// random server position, different on every call.
+// random server position, different on every call; for a continuum
+// distribution it is the index of the first continuum point at or after the
+// key hash. HashSkipPrefix and the hash tag apply first.
 func (r *Ring) Partition(key []byte) int {
 	if r.cfg.Distribution == Random {
 		return rand.IntN(r.nparts)
+	}
+	if len(r.skipPrefix) > 0 && bytes.HasPrefix(key, r.skipPrefix) {
+		key = key[len(r.skipPrefix):]
 	}
 	key = HashTagged(key, r.cfg.HashTag)
 	var h uint64
 	if len(key) > 0 { // twemproxy's server_pool_hash: empty keys hash to 0
 		h = r.cfg.Hash(key)
+	}
+	if r.points != nil {
+		return continuumIndex(r.points, uint32(h))
 	}
 	return int(h % uint64(r.nparts))
 }
@@ -355,7 +394,7 @@ func (r *Ring) OwnersOfPartition(p int) []int {
 
 // PartitionCount returns the number of partitions: Config.PartitionCount for
 // Ketama, the total weight of the ring's servers for Modula, their number
-// for Random.
+// for Random, the continuum points for the continuum distributions.
 func (r *Ring) PartitionCount() int { return r.nparts }
 
 // Servers returns a copy of the server list given to NewRing, which owner

@@ -61,8 +61,15 @@ type Pool struct {
 	// HashTag is "" or two characters, like "{}": when a key contains
 	// both, only the part between them is hashed. Default "".
 	HashTag string
-	// Distribution is "ketama", "modula" or "random". Default "ketama".
+	// Distribution is "ketama", "modula" or "random", or a placement
+	// compatible with another program's ("twemproxy_ketama",
+	// "libmemcached_ketama", …): sharding.ParseDistribution. Default
+	// "ketama".
 	Distribution string
+	// HashSkipPrefix is left out of the keys that start with it before
+	// they are hashed, as libmemcached leaves out its namespace
+	// (php-memcached's memcached.sess_prefix). Default "".
+	HashSkipPrefix string
 	// Timeout bounds each wait on a backend (connect, reply), from timeout:
 	// in milliseconds. twemproxy waits forever by default; a session proxy
 	// must not, so 0 is refused. Default 1000ms.

@@ -274,6 +274,15 @@ var parseTests = []parseTest{
 		},
 	},
 	{
+		name: "a placement of another program and hash_skip_prefix",
+		yaml: pool("distribution: libmemcached_ketama", `hash_skip_prefix: "memc.sess.key."`),
+		check: func(t *testing.T, pools []Pool) {
+			if pools[0].Distribution != "libmemcached_ketama" || pools[0].HashSkipPrefix != "memc.sess.key." {
+				t.Errorf("Distribution = %q, HashSkipPrefix = %q", pools[0].Distribution, pools[0].HashSkipPrefix)
+			}
+		},
+	},
+	{
 		name: "redis: false and protocol: memcache agree",
 		yaml: pool("redis: false", "protocol: memcache", "item_size_max: 1024"),
 		check: func(t *testing.T, pools []Pool) {
@@ -476,9 +485,10 @@ test.yml:3: pool "alpha": key "redis": "maybe" is not a boolean (expected true o
 	{name: "unknown hash", yaml: pool("hash: fnv2"), err: `test.yml:2: pool "alpha": key "hash": unknown hash "fnv2" (expected one of crc16, crc32, crc32a, fnv1_32,`},
 	{name: "hash typo", yaml: pool("hash: FNV1A-64"), err: `did you mean "fnv1a_64"?)`},
 	{name: "hash empty", yaml: pool("hash:"), err: `key "hash": has no value (expected a hash name)`},
-	{name: "unknown distribution", yaml: pool("distribution: ketamaa"), err: `key "distribution": unknown distribution "ketamaa" (expected one of ketama, modula, random; did you mean "ketama"?)`},
+	{name: "unknown distribution", yaml: pool("distribution: ketamaa"), err: `key "distribution": unknown distribution "ketamaa" (expected one of ketama, modula, random, `},
 	{name: "hash_tag one character", yaml: pool(`hash_tag: "{"`), err: `key "hash_tag": "{" is not two ASCII characters (expected two characters, like "{}"; remove the key for no hash tag)`},
 	{name: "hash_tag three characters", yaml: pool(`hash_tag: "{}}"`), err: `"{}}" is not two ASCII characters`},
+	{name: "hash_skip_prefix without a value", yaml: pool("hash_skip_prefix:"), err: `key "hash_skip_prefix": has no value`},
 	{name: "hash_tag empty", yaml: pool(`hash_tag: ""`), err: `"" is not two ASCII characters`},
 	{name: "hash_tag non-ASCII", yaml: pool(`hash_tag: "é"`), err: `"é" is not two ASCII characters`},
 

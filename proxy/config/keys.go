@@ -45,6 +45,7 @@ var keys = []key{
 	{name: "servers", parse: parseServersKey},
 
 	{name: "protocol", parse: parseProtocolKey},
+	stringKey("hash_skip_prefix", "", func(p *Pool) *string { return &p.HashSkipPrefix }),
 	intKey("replicas", "", 1, func(p *Pool) *int { return &p.Replicas }, "every key needs at least one server; 1 is twemproxy's behaviour"),
 	{name: "auth", parse: parseAuthKey},
 	{name: "users", parse: parseUsersKey},
