@@ -164,6 +164,7 @@ func (c *Cluster) transitionIf(n *Node, want State, to State, reason string) boo
 	n.transitions++
 	if to == Down {
 		n.downSince = n.lastChange
+		n.ejections++
 	}
 	n.mu.Unlock()
 	if to != Up {
@@ -188,6 +189,7 @@ func (c *Cluster) transitionIf(n *Node, want State, to State, reason string) boo
 func (c *Cluster) ReportFailure(i int, err error) {
 	n := c.nodes[i]
 	f := n.failures.Add(1)
+	n.failuresTotal.Add(1)
 	n.mu.Lock()
 	n.lastErr = err.Error()
 	n.mu.Unlock()

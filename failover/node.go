@@ -48,6 +48,8 @@ type Node struct {
 
 	state    atomic.Int32
 	failures atomic.Int32
+	// failuresTotal counts every failure reported, consecutive or not.
+	failuresTotal atomic.Int64
 	// hasMissed lets the read path skip the missed-key map lookup when the
 	// node missed nothing, which is almost always.
 	hasMissed atomic.Bool
@@ -86,6 +88,7 @@ type Node struct {
 	flushedAt   uint64
 	overflow    bool // missed more keys than the bound: only a full resync repairs it
 	transitions int64
+	ejections   int64 // transitions to Down
 	downSince   time.Time
 	debt        map[int][]debtSource // owed partition → owners that may pay it
 }
@@ -121,6 +124,9 @@ type Status struct {
 	MissedKeys  int
 	Overflow    bool
 	Transitions int64
+	// Ejections counts the times the node was put DOWN; FailuresTotal
+	// every failed request or probe reported since the start.
+	Ejections, FailuresTotal int64
 	// OwedPartitions counts the partitions the node lacks keys of, and
 	// OwedFrom names the nodes they may still be copied from.
 	OwedPartitions int
@@ -138,7 +144,8 @@ func (n *Node) Status() Status {
 		Index: n.Index, Name: n.Name, Addr: n.Addr,
 		State: n.State(), Failures: n.Failures(), LastError: n.lastErr,
 		LastChange: n.lastChange, RunID: n.runID, MissedKeys: len(n.missed),
-		Overflow: n.overflow, Transitions: n.transitions,
+		Overflow: n.overflow, Transitions: n.transitions, Ejections: n.ejections,
+		FailuresTotal:  n.failuresTotal.Load(),
 		OwedPartitions: len(n.debt),
 		Redundant:      n.State() == Up && !n.overflow && len(n.missed) == 0 && len(n.debt) == 0,
 	}

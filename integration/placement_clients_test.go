@@ -76,10 +76,10 @@ func indentLines(lines []string) string {
 	return b.String()
 }
 
-// writeGolden writes the observed placements to
+// writeClientGolden writes the observed placements to
 // sharding/testdata/<distribution>.golden when SESSIONPROXY_WRITE_GOLDEN is
 // set. At most limit keys are kept.
-func writeGolden(t *testing.T, distribution, producedBy string, servers []placementServer, keys []placedKey, limit int) {
+func writeClientGolden(t *testing.T, distribution, producedBy string, servers []placementServer, keys []placedKey, limit int) {
 	t.Helper()
 	if os.Getenv("SESSIONPROXY_WRITE_GOLDEN") == "" {
 		return
@@ -250,7 +250,7 @@ func TestPHPRedisSpreadSessionsFoundThroughProxy(t *testing.T) {
 	}
 	placements := holdersRedis(t, addrs, keys)
 	t.Logf("phpredis put %v sessions on servers of weight %v", serverSpread(placements, len(addrs)), weights)
-	writeGolden(t, "phpredis_session", "php-redis 5.3.7 (session.save_handler=redis, 3 hosts of weight 1, 2, 1 in session.save_path)", servers, placements, 300)
+	writeClientGolden(t, "phpredis_session", "php-redis 5.3.7 (session.save_handler=redis, 3 hosts of weight 1, 2, 1 in session.save_path)", servers, placements, 300)
 
 	proxy := startCompatProxy(t, "redis", "phpredis_session", servers)
 	c := proxy.Client(0)
@@ -347,7 +347,7 @@ func TestPeclMemcacheSpreadSessionsFoundThroughProxy(t *testing.T) {
 	}, 10000)
 	placements := holdersMemcached(t, addrs, ids)
 	t.Logf("pecl memcache put %v sessions on 3 servers of weight 1, 2, 1", serverSpread(placements, len(addrs)))
-	writeGolden(t, "pecl_memcache_consistent", "php-memcache 4.0.5.2 (session.save_handler=memcache, memcache.hash_strategy=consistent, crc32, 3 servers of weight 1, 2, 1)", servers, placements, 300)
+	writeClientGolden(t, "pecl_memcache_consistent", "php-memcache 4.0.5.2 (session.save_handler=memcache, memcache.hash_strategy=consistent, crc32, 3 servers of weight 1, 2, 1)", servers, placements, 300)
 
 	proxy := startCompatProxy(t, "memcache", "pecl_memcache_consistent", servers)
 	requireAllFound(t, "session", memcachedReplies(t, proxy.Addr(), "get ", ids), placements)
@@ -392,7 +392,7 @@ func TestSpymemcachedKetamaKeysFoundThroughProxy(t *testing.T) {
 	}
 	placements := holdersMemcached(t, addrs, keys)
 	t.Logf("spymemcached put %v keys on 4 servers", serverSpread(placements, len(addrs)))
-	writeGolden(t, "spymemcached_ketama", "libspymemcached-java 2.12.3 (KetamaConnectionFactory, 4 servers, the second given as localhost:port)", servers, placements, 300)
+	writeClientGolden(t, "spymemcached_ketama", "libspymemcached-java 2.12.3 (KetamaConnectionFactory, 4 servers, the second given as localhost:port)", servers, placements, 300)
 
 	proxy := startCompatProxy(t, "memcache", "spymemcached_ketama", servers)
 	requireAllFound(t, "key", memcachedReplies(t, proxy.Addr(), "get ", keys), placements)
@@ -423,7 +423,7 @@ func TestMSMSessionsFoundThroughProxy(t *testing.T) {
 	}
 	placements := holdersMemcached(t, addrs, keys)
 	t.Logf("MSM put %v keys on 4 nodes", serverSpread(placements, len(addrs)))
-	writeGolden(t, "msm_suffix", "libspymemcached-java 2.12.3 driven as MSM's non-sticky mode with a NodeLocator following SuffixBasedNodeLocator (integration/javaclient/MsmSuffixSpread.java), nodes n1-n4", servers, placements, 400)
+	writeClientGolden(t, "msm_suffix", "libspymemcached-java 2.12.3 driven as MSM's non-sticky mode with a NodeLocator following SuffixBasedNodeLocator (integration/javaclient/MsmSuffixSpread.java), nodes n1-n4", servers, placements, 400)
 
 	proxy := startCompatProxy(t, "memcache", "msm_suffix", servers)
 	requireAllFound(t, "key", memcachedReplies(t, proxy.Addr(), "get ", keys), placements)

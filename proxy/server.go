@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"sessionproxy/proxy/internal/mcfront"
 	"sessionproxy/proxy/internal/netio"
 	"sessionproxy/proxy/internal/redisfront"
+	"sessionproxy/proxy/internal/stats"
 )
 
 // Options are settings that do not come from the pool config.
@@ -22,6 +24,10 @@ type Options struct {
 	Version string
 	// Logger receives the pools' logs. Default slog.Default().
 	Logger *slog.Logger
+	// StatsAddr is the stats port's address, host:port (nutcracker's -a
+	// and -s): twemproxy's JSON and Prometheus /metrics. Default "": no
+	// stats port.
+	StatsAddr string
 }
 
 // Server runs every configured pool: its listener, client sessions and backends.
@@ -29,6 +35,7 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	pools []*poolServer
+	stats *stats.Server
 	// stopBackground ends the goroutines Start began besides the pools'.
 	stopBackground context.CancelFunc
 }
@@ -56,6 +63,7 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 	// One cap for every pool: descriptors are the process's, and a flood
 	// on one pool must not starve another pool's backends either.
 	slots := netio.NewClientSlots(capacity)
+	var metrics []*stats.Pool
 	for _, pc := range pools {
 		p, err := backend.New(ctx, pc, codecFor(pc), s.log)
 		if err != nil {
@@ -73,16 +81,20 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 			IdleTimeout:    pc.ClientIdleTimeout,
 			RequestTimeout: pc.ClientRequestTimeout,
 			Draining:       ln.Draining,
+			Traffic:        ln.Stats(),
 		}
 		ps := &poolServer{p: p, ln: ln}
+		pm := stats.NewPool(p, ln)
+		metrics = append(metrics, pm)
 		plog := s.log.With("pool", pc.Name)
 		if pc.Protocol == config.ProtocolMemcache {
-			ps.front = mcfront.New(p, ln, limits, plog)
+			ps.front = mcfront.New(p, ln, limits, pm, plog)
 		} else {
-			ps.front = redisfront.New(p, ln, limits, opts.Version, plog)
+			ps.front = redisfront.New(p, ln, limits, opts.Version, pm, plog)
 		}
 		s.pools = append(s.pools, ps)
 	}
+	s.stats = stats.New(opts.Version, metrics, s.log)
 	return s, nil
 }
 
@@ -106,9 +118,16 @@ func codecFor(pc config.Pool) backend.Codec {
 
 // Start listens on every pool's address and serves in the background.
 func (s *Server) Start() error {
+	// The stats port first: once a pool accepts clients, it is open too.
+	if s.opts.StatsAddr != "" {
+		if err := s.stats.Listen(s.opts.StatsAddr); err != nil {
+			return err
+		}
+	}
 	for _, ps := range s.pools {
 		if err := ps.ln.Listen(); err != nil {
 			s.closeListeners()
+			_ = s.stats.Close()
 			return err
 		}
 	}
@@ -117,6 +136,10 @@ func (s *Server) Start() error {
 		ps.ln.Serve(ps.front.Serve)
 		cfg := ps.p.Config()
 		s.log.Info("pool listening", "pool", cfg.Name, "listen", ps.ln.Addr(), "servers", ps.p.Len(), "replicas", cfg.Replicas)
+	}
+	if s.opts.StatsAddr != "" {
+		s.stats.Serve()
+		s.log.Info("stats port listening", "addr", s.stats.Addr())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground = cancel
@@ -133,6 +156,13 @@ func (s *Server) Addrs() map[string]string {
 	return out
 }
 
+// StatsAddr is the stats port's listening address, "" without one.
+func (s *Server) StatsAddr() string { return s.stats.Addr() }
+
+// StatsMux is the HTTP side of the stats port, where pages besides
+// /metrics are added; add them before Start.
+func (s *Server) StatsMux() *http.ServeMux { return s.stats.Mux() }
+
 func (s *Server) closeListeners() {
 	for _, ps := range s.pools {
 		ps.ln.Close()
@@ -146,6 +176,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopBackground()
 	}
 	s.closeListeners()
+	_ = s.stats.Close()
 	// Every pool drains at once, each reporting its own busy clients.
 	errs := make([]error, len(s.pools))
 	var wg sync.WaitGroup

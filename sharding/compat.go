@@ -49,16 +49,6 @@ func clientDistributionNames() []string {
 	return names
 }
 
-// parseClientDistribution returns the client distribution called s.
-func parseClientDistribution(s string) (Distribution, bool) {
-	for d, name := range clientDistributions {
-		if name == s {
-			return d, true
-		}
-	}
-	return 0, false
-}
-
 // phpredisSessionPrefix is phpredis's default session key prefix, skipped
 // by PHPRedisSession when Config.HashSkipPrefix is empty.
 const phpredisSessionPrefix = "PHPREDIS_SESSION:"
@@ -121,9 +111,9 @@ func validateClientDistribution(servers []Server, cfg *Config) (ok bool, err err
 // the keys without a node id.
 func buildClientPlacement(r *Ring, servers []Server, liveIdx []int) error {
 	byServer := liveFollowers(r.live, r.replicas)
-	prefix := r.cfg.HashSkipPrefix
-	if prefix == "" && r.cfg.Distribution == PHPRedisSession {
-		prefix = phpredisSessionPrefix
+	prefix := r.skipPrefix
+	if prefix == nil && r.cfg.Distribution == PHPRedisSession {
+		prefix = []byte(phpredisSessionPrefix)
 	}
 	var locate func(key []byte) int
 	switch r.cfg.Distribution {
@@ -174,8 +164,8 @@ func liveFollowers(live []bool, replicas int) []int {
 }
 
 // skipPrefix returns key without prefix if it starts with it, else key.
-func skipPrefix(key []byte, prefix string) []byte {
-	if prefix != "" && bytes.HasPrefix(key, []byte(prefix)) {
+func skipPrefix(key, prefix []byte) []byte {
+	if len(prefix) > 0 && bytes.HasPrefix(key, prefix) {
 		return key[len(prefix):]
 	}
 	return key

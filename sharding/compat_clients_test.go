@@ -81,7 +81,7 @@ func TestClientDistributionGolden(t *testing.T) {
 }
 
 func TestMSMSuffixPlacement(t *testing.T) {
-	servers := []Server{{"n1", 1}, {"n2", 1}, {"n3", 1}}
+	servers := []Server{{Name: "n1", Weight: 1}, {Name: "n2", Weight: 1}, {Name: "n3", Weight: 1}}
 	r, err := NewRing(servers, Config{Hash: hashFNV1a_64, Distribution: MSMSuffix, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestMSMSuffixPlacement(t *testing.T) {
 }
 
 func TestClientDistributionReplicasFollowListOrder(t *testing.T) {
-	servers := []Server{{"127.0.0.1:1", 1}, {"127.0.0.1:2", 1}, {"127.0.0.1:3", 1}}
+	servers := []Server{{Name: "127.0.0.1:1", Weight: 1}, {Name: "127.0.0.1:2", Weight: 1}, {Name: "127.0.0.1:3", Weight: 1}}
 	for _, d := range []Distribution{PHPRedisSession, PeclMemcacheConsistent, SpymemcachedKetama} {
 		one, err := NewRing(servers, Config{Distribution: d, Replicas: 1})
 		if err != nil {
@@ -151,7 +151,7 @@ func TestClientDistributionReplicasFollowListOrder(t *testing.T) {
 }
 
 func TestClientDistributionConfigErrors(t *testing.T) {
-	servers := []Server{{"a:1", 1}, {"b:1", 2}}
+	servers := []Server{{Name: "a:1", Weight: 1}, {Name: "b:1", Weight: 2}}
 	for _, tc := range []struct {
 		cfg  Config
 		want string
@@ -167,8 +167,8 @@ func TestClientDistributionConfigErrors(t *testing.T) {
 	}
 }
 
-func TestHashSkipPrefix(t *testing.T) {
-	servers := []Server{{"a:1", 1}, {"b:1", 1}, {"c:1", 1}}
+func TestClientDistributionHashSkipPrefix(t *testing.T) {
+	servers := []Server{{Name: "a:1", Weight: 1}, {Name: "b:1", Weight: 1}, {Name: "c:1", Weight: 1}}
 	def, _ := NewRing(servers, Config{Distribution: PHPRedisSession, Replicas: 1})
 	custom, _ := NewRing(servers, Config{Distribution: PHPRedisSession, Replicas: 1, HashSkipPrefix: "myapp_"})
 	ketama, _ := NewRing(servers, Config{Hash: hashFNV1a_64, Distribution: Ketama, Replicas: 1, HashSkipPrefix: "memc.sess.key."})
@@ -191,7 +191,7 @@ func TestHashSkipPrefix(t *testing.T) {
 }
 
 func TestClientDistributionEjectionMovesOnlyTheEjectedServersKeys(t *testing.T) {
-	servers := []Server{{"127.0.0.1:1", 1}, {"127.0.0.1:2", 2}, {"127.0.0.1:3", 1}, {"127.0.0.1:4", 1}}
+	servers := []Server{{Name: "127.0.0.1:1", Weight: 1}, {Name: "127.0.0.1:2", Weight: 2}, {Name: "127.0.0.1:3", Weight: 1}, {Name: "127.0.0.1:4", Weight: 1}}
 	for _, d := range []Distribution{PHPRedisSession, PeclMemcacheConsistent, SpymemcachedKetama, MSMSuffix} {
 		if d == SpymemcachedKetama {
 			servers[1].Weight = 1

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -98,7 +99,8 @@ type Distribution int
 const (
 	// Ketama places keys with consistent hashing, so adding or removing a
 	// server moves few keys. It is twemproxy's default. It is not
-	// byte-compatible with twemproxy's ketama continuum; see docs/sharding.md.
+	// byte-compatible with twemproxy's ketama continuum (TwemproxyKetama
+	// is); see docs/sharding.md.
 	Ketama Distribution = iota
 	// Modula picks server hash % total weight, like twemproxy's modula.
 	// Changing the server list remaps most keys.
@@ -106,6 +108,15 @@ const (
 	// Random picks a random server per request, like twemproxy's random.
 	// Only useful for caches where any server may answer.
 	Random
+	// TwemproxyKetama is twemproxy's own ketama continuum, point for point,
+	// for a pool that twemproxy filled.
+	TwemproxyKetama
+	// LibmemcachedKetama is libmemcached's ketama (php-memcached's
+	// memcached.sess_consistent_hash), for a fleet its clients filled.
+	LibmemcachedKetama
+	// LibmemcachedKetamaWeighted is libmemcached's weighted ketama
+	// (memcached.sess_consistent_hash_type = ketama_weighted).
+	LibmemcachedKetamaWeighted
 )
 
 // String returns the distribution's name as written in configuration.
@@ -117,6 +128,12 @@ func (d Distribution) String() string {
 		return "modula"
 	case Random:
 		return "random"
+	case TwemproxyKetama:
+		return "twemproxy_ketama"
+	case LibmemcachedKetama:
+		return "libmemcached_ketama"
+	case LibmemcachedKetamaWeighted:
+		return "libmemcached_ketama_weighted"
 	}
 	if name, ok := clientDistributions[d]; ok {
 		return name
@@ -125,26 +142,42 @@ func (d Distribution) String() string {
 }
 
 // ParseDistribution returns the Distribution for a distribution: name:
-// twemproxy's "ketama", "modula" or "random", or one of the client
-// distributions of compat.go.
+// twemproxy's "ketama", "modula" or "random", one of the continuum
+// placements compatible with other programs ("twemproxy_ketama",
+// "libmemcached_ketama", "libmemcached_ketama_weighted", continuum.go) or
+// one of the client distributions ("phpredis_session",
+// "pecl_memcache_consistent", "msm_suffix", "spymemcached_ketama",
+// compat.go).
 func ParseDistribution(s string) (Distribution, error) {
-	switch s {
-	case "ketama":
-		return Ketama, nil
-	case "modula":
-		return Modula, nil
-	case "random":
-		return Random, nil
-	}
-	if d, ok := parseClientDistribution(s); ok {
-		return d, nil
+	for _, d := range distributions() {
+		if d.String() == s {
+			return d, nil
+		}
 	}
 	return 0, fmt.Errorf("%w %q (valid: %s)", ErrUnknownDistribution, s, strings.Join(DistributionNames(), ", "))
 }
 
-// DistributionNames returns the names ParseDistribution accepts.
+// distributions returns every Distribution ParseDistribution accepts, in
+// Distribution order: twemproxy's, then the continuum placements, then the
+// client distributions.
+func distributions() []Distribution {
+	ds := []Distribution{Ketama, Modula, Random}
+	ds = append(ds, slices.Sorted(maps.Keys(continuumPlacements))...)
+	for d := PHPRedisSession; d <= SpymemcachedKetama; d++ {
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// DistributionNames returns the names ParseDistribution accepts, in
+// Distribution order, so that the list is the same on every call.
 func DistributionNames() []string {
-	return append([]string{"ketama", "modula", "random"}, clientDistributionNames()...)
+	ds := distributions()
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.String()
+	}
+	return names
 }
 
 // signed converts a key byte the way twemproxy's (uint32_t)key[i] does on a

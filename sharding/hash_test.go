@@ -485,3 +485,30 @@ func TestParseDistribution(t *testing.T) {
 		t.Error("the zero Distribution must be Ketama, twemproxy's default")
 	}
 }
+
+// TestDistributionNames pins the list configuration offers and suggests
+// from: every distribution once, in Distribution order, each parsing back to
+// itself; a new distribution must be added here on purpose.
+func TestDistributionNames(t *testing.T) {
+	want := []string{
+		"ketama", "modula", "random",
+		"twemproxy_ketama", "libmemcached_ketama", "libmemcached_ketama_weighted",
+		"phpredis_session", "pecl_memcache_consistent", "msm_suffix", "spymemcached_ketama",
+	}
+	for range 3 { // the same on every call, whatever the map order
+		if got := DistributionNames(); !slices.Equal(got, want) {
+			t.Fatalf("DistributionNames() = %q, want %q", got, want)
+		}
+	}
+	prev := Distribution(-1)
+	for _, name := range want {
+		d, err := ParseDistribution(name)
+		if err != nil || d.String() != name {
+			t.Errorf("ParseDistribution(%q) = %v, %v", name, d, err)
+		}
+		if d <= prev {
+			t.Errorf("%s (%d) does not come after %s (%d)", d, int(d), prev, int(prev))
+		}
+		prev = d
+	}
+}

@@ -63,13 +63,21 @@ type Server struct {
 	// Random, as in twemproxy). The total weight of a Ketama pool is at
 	// most 256; weights are only relative, so 1-10 is plenty.
 	Weight int
+	// Host and Port are the server's address as configured. Only the
+	// distributions that hash addresses use them (libmemcached_ketama,
+	// libmemcached_ketama_weighted, and twemproxy_ketama for a server
+	// whose Name is its address); the others ignore them.
+	Host string
+	Port int
 }
 
 // Config says how a Ring places keys.
 type Config struct {
-	// Hash hashes the hash-tagged key to choose a partition (Ketama) or a
-	// slot (Modula). Required for Ketama and Modula, unused by Random.
-	// twemproxy's default is NewHash("fnv1a_64").
+	// Hash hashes the hash-tagged key to choose a partition (Ketama), a
+	// slot (Modula) or a continuum point (TwemproxyKetama). Required for
+	// those, unused by Random and replaced by libmemcached's own key hash
+	// for the Libmemcached distributions. twemproxy's default is
+	// NewHash("fnv1a_64").
 	Hash HashFunc
 	// HashTag is twemproxy's hash_tag: "" for none or two bytes such as
 	// "{}"; see HashTagged. Default "".
@@ -82,13 +90,15 @@ type Config struct {
 	// PartitionCount is the number of Ketama partitions; keys map to
 	// partitions and partitions to servers. It must be at least 10 times
 	// the total weight of all servers and at most 1048576. Changing it remaps
-	// almost every key. Ignored by Modula and Random. Default
+	// almost every key. Ignored by the other distributions. Default
 	// DefaultPartitionCount (7919).
 	PartitionCount int
-	// HashSkipPrefix is hash_skip_prefix: a key that starts with it is
-	// placed by the rest of the key, for clients that place keys by a part
-	// of the key they store (phpredis places "PHPREDIS_SESSION:<id>" by the
-	// id). Default "" (PHPRedisSession: "PHPREDIS_SESSION:").
+	// HashSkipPrefix, when not empty, is left out of the keys that start
+	// with it before they are placed (before the hash tag is looked for),
+	// for clients that place keys by a part of the key they store:
+	// libmemcached does not hash its namespace, which php-memcached sets to
+	// memcached.sess_prefix, and phpredis places "PHPREDIS_SESSION:<id>" by
+	// the id. Default "" (PHPRedisSession: "PHPREDIS_SESSION:").
 	HashSkipPrefix string
 }
 
@@ -101,6 +111,10 @@ type Ring struct {
 	cfg      Config   // validated; PartitionCount defaulted
 	replicas int      // cfg.Replicas, or fewer for a ring from Without
 	nparts   int
+	// points holds the sorted continuum values for a continuum
+	// distribution (partition i is point i), nil for the others.
+	points     []uint32
+	skipPrefix []byte // cfg.HashSkipPrefix
 	// owners holds the owners of partition p at
 	// owners[p*replicas : (p+1)*replicas], so Owners neither computes nor
 	// allocates anything beyond the key hash.
@@ -188,6 +202,9 @@ func validate(servers []Server, cfg *Config) error {
 		}
 	case Random:
 	default:
+		if c, ok := continuumPlacements[cfg.Distribution]; ok {
+			return validateContinuum(servers, cfg, c)
+		}
 		if ok, err := validateClientDistribution(servers, cfg); ok {
 			return err
 		}
@@ -206,6 +223,15 @@ func build(servers []Server, live []bool, cfg Config, replicas int) (*Ring, erro
 		}
 	}
 	r := &Ring{servers: servers, live: live, cfg: cfg, replicas: replicas}
+	if cfg.HashSkipPrefix != "" {
+		r.skipPrefix = []byte(cfg.HashSkipPrefix)
+	}
+	if c, ok := continuumPlacements[cfg.Distribution]; ok {
+		if err := buildContinuum(r, liveIdx, c); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	switch cfg.Distribution {
 	case Ketama:
 		primary, err := ketamaPrimaries(servers, liveIdx, cfg.PartitionCount)
@@ -343,9 +369,11 @@ func (r *Ring) Owners(key []byte) []int {
 
 // Partition returns the partition of key, in [0, PartitionCount()). For
 // Modula it is twemproxy's slot (hash % total weight); for Random it is a
-// random server position, different on every call; for the client
-// distributions it is the index of the server the client picked
-// (MSMSuffix: after Ketama's partitions), see compat.go.
+// random server position, different on every call; for a continuum
+// distribution it is the index of the first continuum point at or after the
+// key hash; for the client distributions it is the index of the server the
+// client picked (MSMSuffix: after Ketama's partitions), see compat.go.
+// HashSkipPrefix and the hash tag apply first.
 func (r *Ring) Partition(key []byte) int {
 	if r.cfg.Distribution == Random {
 		return rand.IntN(r.nparts)
@@ -353,10 +381,13 @@ func (r *Ring) Partition(key []byte) int {
 	if r.locate != nil {
 		return r.locate(key)
 	}
-	key = HashTagged(skipPrefix(key, r.cfg.HashSkipPrefix), r.cfg.HashTag)
+	key = HashTagged(skipPrefix(key, r.skipPrefix), r.cfg.HashTag)
 	var h uint64
 	if len(key) > 0 { // twemproxy's server_pool_hash: empty keys hash to 0
 		h = r.cfg.Hash(key)
+	}
+	if r.points != nil {
+		return continuumIndex(r.points, uint32(h))
 	}
 	return int(h % uint64(r.nparts))
 }
@@ -375,7 +406,8 @@ func (r *Ring) OwnersOfPartition(p int) []int {
 
 // PartitionCount returns the number of partitions: Config.PartitionCount for
 // Ketama, the total weight of the ring's servers for Modula, their number
-// for Random, the number of all servers for the client distributions (plus
+// for Random, the continuum points for the continuum distributions, the
+// number of all servers for the client distributions (plus
 // Config.PartitionCount for MSMSuffix).
 func (r *Ring) PartitionCount() int { return r.nparts }
 

@@ -67,15 +67,15 @@ func TestNewRingErrors(t *testing.T) {
 		{"zero replicas", three, Config{Hash: h}, ErrBadConfig, "replicas is 0"},
 		{"negative replicas", three, Config{Hash: h, Replicas: -1}, ErrBadConfig, "replicas is -1"},
 		{"more replicas than servers", three, Config{Hash: h, Replicas: 4}, ErrBadConfig, "only 3 servers"},
-		{"duplicate name", []Server{{"a:1", 1}, {"b:1", 1}, {"a:1", 1}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, `servers 0 and 2 are both named "a:1"`},
-		{"empty name", []Server{{"a:1", 1}, {"", 1}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, "server 1 has an empty name"},
-		{"zero weight", []Server{{"a:1", 1}, {"b:1", 0}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, `"b:1" has weight 0`},
-		{"negative weight", []Server{{"a:1", -3}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, "weight -3"},
+		{"duplicate name", []Server{{Name: "a:1", Weight: 1}, {Name: "b:1", Weight: 1}, {Name: "a:1", Weight: 1}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, `servers 0 and 2 are both named "a:1"`},
+		{"empty name", []Server{{Name: "a:1", Weight: 1}, {Name: "", Weight: 1}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, "server 1 has an empty name"},
+		{"zero weight", []Server{{Name: "a:1", Weight: 1}, {Name: "b:1", Weight: 0}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, `"b:1" has weight 0`},
+		{"negative weight", []Server{{Name: "a:1", Weight: -3}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, "weight -3"},
 		{"too few partitions", three, Config{Hash: h, Replicas: 1, PartitionCount: 29}, ErrBadConfig, "partition count 29 is too small"},
-		{"too few partitions for weights", []Server{{"a:1", 100}, {"b:1", 100}}, Config{Hash: h, Replicas: 1, PartitionCount: 1009}, ErrBadConfig, "want at least 2000"},
+		{"too few partitions for weights", []Server{{Name: "a:1", Weight: 100}, {Name: "b:1", Weight: 100}}, Config{Hash: h, Replicas: 1, PartitionCount: 1009}, ErrBadConfig, "want at least 2000"},
 		{"negative partitions", three, Config{Hash: h, Replicas: 1, PartitionCount: -1}, ErrBadConfig, "partition count is -1"},
 		{"too many partitions", three, Config{Hash: h, Replicas: 1, PartitionCount: 1<<20 + 1}, ErrBadConfig, "partition count is 1048577"},
-		{"ketama weight too big", []Server{{"a:1", 200}, {"b:1", 100}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, "total server weight 300"},
+		{"ketama weight too big", []Server{{Name: "a:1", Weight: 200}, {Name: "b:1", Weight: 100}}, Config{Hash: h, Replicas: 1}, ErrBadConfig, "total server weight 300"},
 		{"bad hash tag", three, Config{Hash: h, Replicas: 1, HashTag: "{"}, ErrBadConfig, `hash_tag "{"`},
 		{"no hash ketama", three, Config{Replicas: 1}, ErrBadConfig, "no hash function for distribution ketama"},
 		{"no hash modula", three, Config{Replicas: 1, Distribution: Modula}, ErrBadConfig, "no hash function for distribution modula"},
@@ -110,10 +110,10 @@ func TestNewRingAccepts(t *testing.T) {
 		{"one server", servers(1), Config{Hash: h, Replicas: 1}},
 		{"replicas equal servers", servers(5), Config{Hash: h, Replicas: 5}},
 		{"minimum partitions", servers(3), Config{Hash: h, Replicas: 2, PartitionCount: 30}},
-		{"maximum ketama weight", []Server{{"a:1", 128}, {"b:1", 128}}, Config{Hash: h, Replicas: 2}},
+		{"maximum ketama weight", []Server{{Name: "a:1", Weight: 128}, {Name: "b:1", Weight: 128}}, Config{Hash: h, Replicas: 2}},
 		{"random needs no hash", servers(3), Config{Replicas: 2, Distribution: Random}},
 		{"modula ignores partition count", servers(3), Config{Hash: h, Replicas: 1, Distribution: Modula, PartitionCount: 1}},
-		{"modula big weights", []Server{{"a:1", 1000}, {"b:1", 3000}}, Config{Hash: h, Replicas: 2, Distribution: Modula}},
+		{"modula big weights", []Server{{Name: "a:1", Weight: 1000}, {Name: "b:1", Weight: 3000}}, Config{Hash: h, Replicas: 2, Distribution: Modula}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,10 +395,10 @@ func TestBalanceOfPartitions(t *testing.T) {
 
 func TestWeights(t *testing.T) {
 	s := []Server{
-		{"a:6379", 1},
-		{"b:6379", 2},
-		{"c:6379", 1},
-		{"d:6379", 4},
+		{Name: "a:6379", Weight: 1},
+		{Name: "b:6379", Weight: 2},
+		{Name: "c:6379", Weight: 1},
+		{Name: "d:6379", Weight: 4},
 	}
 	keys := statKeys()
 	for _, d := range []Distribution{Ketama, Modula} {
@@ -417,7 +417,7 @@ func TestWeights(t *testing.T) {
 // TestWeightedServerIsReplicaMoreOften checks that replicas follow weights
 // too: a heavier server holds more copies.
 func TestWeightedServerIsReplicaMoreOften(t *testing.T) {
-	s := []Server{{"a:6379", 1}, {"b:6379", 3}, {"c:6379", 1}, {"d:6379", 1}, {"e:6379", 1}}
+	s := []Server{{Name: "a:6379", Weight: 1}, {Name: "b:6379", Weight: 3}, {Name: "c:6379", Weight: 1}, {Name: "d:6379", Weight: 1}, {Name: "e:6379", Weight: 1}}
 	r := mustRing(t, s, Config{Hash: mustHash(t, "fnv1a_64"), Replicas: 2})
 	_, owner := shares(r, len(s), 50000)
 	for i := range s {
@@ -608,7 +608,7 @@ func TestWithoutClampsReplicasAndNests(t *testing.T) {
 // TestModulaMatchesTwemproxy checks twemproxy's modula: one slot per unit
 // of weight in server order, slot = hash % total weight.
 func TestModulaMatchesTwemproxy(t *testing.T) {
-	s := []Server{{"a:11211", 1}, {"b:11211", 2}, {"c:11211", 1}}
+	s := []Server{{Name: "a:11211", Weight: 1}, {Name: "b:11211", Weight: 2}, {Name: "c:11211", Weight: 1}}
 	slots := []int{0, 1, 1, 2}
 	h := mustHash(t, "fnv1a_64")
 	r := mustRing(t, s, Config{Hash: h, Replicas: 2, Distribution: Modula})

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ func run() error {
 	proxyBin := flag.String("proxy", "bin/sessionproxy", "the sessionproxy binary")
 	port := flag.Int("port", 22121, "the port the Redis pool listens on (0 = any free port)")
 	mcPort := flag.Int("memcache-port", 22122, "the port the memcached pool listens on (0 = any free port)")
+	statsPort := flag.Int("stats-port", 22222, "the proxy's stats port (twemproxy JSON, Prometheus /metrics); 0: none")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "sessionproxy-demo-")
@@ -118,7 +120,7 @@ memcache_sessions:
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		return err
 	}
-	proxy := exec.Command(*proxyBin, "-c", conf)
+	proxy := exec.Command(*proxyBin, "-c", conf, "-s", strconv.Itoa(*statsPort))
 	proxy.Stdout, proxy.Stderr = os.Stdout, os.Stderr
 	if err := proxy.Start(); err != nil {
 		return fmt.Errorf("start %s (run `make build` first): %w", *proxyBin, err)
@@ -150,9 +152,10 @@ or with the memcached extension (binary or text protocol, same port):
 Tomcat memcached-session-manager: memcachedNodes="n1:127.0.0.1:%d"
 
 Try it:   redis-cli -p %d set hello world   then   redis-cli -p %d info nodes
+Metrics:  %s
 Kill one backend with kill -9 <pid> and read your keys again: they are still there.
 Press Ctrl-C to stop everything this demo started.
-`, proxy.Process.Pid, addr, mcListen, conf, yaml, addr, mcListen, mcListen, listen, listen)
+`, proxy.Process.Pid, addr, mcListen, conf, yaml, addr, mcListen, mcListen, listen, listen, statsURL(*statsPort))
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -166,6 +169,15 @@ Press Ctrl-C to stop everything this demo started.
 		return fmt.Errorf("sessionproxy exited: %v", err)
 	}
 	return nil
+}
+
+// statsURL is where the proxy's Prometheus metrics are; twemproxy's JSON
+// is on the same port (nc 127.0.0.1 PORT).
+func statsURL(port int) string {
+	if port == 0 {
+		return "none (-stats-port 0)"
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics   (twemproxy's JSON: nc 127.0.0.1 %d)", port, port)
 }
 
 // stop sends SIGTERM, then SIGKILL if the process lingers.

@@ -20,6 +20,7 @@ type options struct {
 	shutdownTimeout         time.Duration
 	cpuProfile              string
 	threads                 int
+	stats                   *statsFlags
 }
 
 // defaultConfFile is where -c looks when it is not given; the systemd
@@ -66,6 +67,7 @@ func defineOptions(o *options) *commandLine {
 	cl.value(&o.verbosity, "v", "verbose", "N", "set logging level: 0-3 error, 4 warn, 5-6 info, 7-11 debug; -v alone is 7")
 	cl.stringVar(&o.logFile, "o", "output", "S", "", "set logging file, reopened on SIGHUP (default: stderr)")
 	cl.stringVar(&o.confFile, "c", "conf-file", "S", defaultConfFile, "set configuration file")
+	o.stats = addStatsFlags(cl)
 	cl.stringVar(&o.logFormat, "", "log-format", "S", "text", "set log line format: text (key=value) or json")
 	cl.durationVar(&o.shutdownTimeout, "", "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	cl.intVar(&o.threads, "", "threads", 0, "CPUs that run proxy code at once (GOMAXPROCS); 0 is half the machine's CPUs, at least 1, unless GOMAXPROCS is set")

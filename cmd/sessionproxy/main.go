@@ -38,6 +38,11 @@ func run() int {
 		fmt.Println("sessionproxy", version)
 		return 0
 	}
+	statsAddr, err := opts.stats.address()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		return 2
+	}
 	pools, err := config.Load(opts.confFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sessionproxy: configuration error:", err)
@@ -87,7 +92,7 @@ func run() int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go handleHangups(ctx, hup, log, logs)
-	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log})
+	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log, StatsAddr: statsAddr})
 	if err != nil {
 		return fail(err)
 	}

@@ -121,10 +121,11 @@ type Proxy struct {
 	proc  *process
 }
 
-// StartProxy writes yamlConfig to a file, runs "sessionproxy -c FILE" and
-// waits until every pool's listen address accepts connections. The proxy is
-// killed by PID when the test ends, and its output is printed if the test
-// failed.
+// StartProxy writes yamlConfig to a file, runs "sessionproxy -c FILE -s 0"
+// (no stats port, since tests run many proxies at once: pass -s to
+// StartProxyArgs for one) and waits until every pool's listen address
+// accepts connections. The proxy is killed by PID when the test ends, and
+// its output is printed if the test failed.
 func StartProxy(t testing.TB, yamlConfig string) *Proxy {
 	t.Helper()
 	return startProxy(t, nil, yamlConfig, nil)
@@ -158,6 +159,10 @@ func startProxy(t testing.TB, wrapper []string, yamlConfig string, flags []strin
 		t.Fatalf("harness: %v", err)
 	}
 	p := &Proxy{t: t, conf: conf, addrs: addrs, auth: auth, out: &outputBuffer{}}
+	if !hasStatsPort(flags) && hasStatsFlag(bin) {
+		// Tests run many proxies at once: none takes the default stats port.
+		flags = append([]string{"-s", "0"}, flags...)
+	}
 	path, args := bin, append([]string{"-c", conf}, flags...)
 	if len(wrapper) > 0 {
 		path, args = wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], bin), args...)
@@ -187,6 +192,35 @@ func startProxy(t testing.TB, wrapper []string, yamlConfig string, flags []strin
 		}
 	}
 	return p
+}
+
+var statsFlag struct {
+	once sync.Once
+	has  bool
+}
+
+// hasStatsFlag reports whether the binary has the stats port flag: a
+// binary built before it (SESSIONPROXY_BIN, to check that a test fails
+// on old code) is run without it, as it would refuse to start.
+func hasStatsFlag(bin string) bool {
+	statsFlag.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, _ := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
+		statsFlag.has = strings.Contains(string(out), "-stats-port")
+	})
+	return statsFlag.has
+}
+
+// hasStatsPort reports whether flags set the stats port (-s).
+func hasStatsPort(flags []string) bool {
+	for _, f := range flags {
+		name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		if strings.HasPrefix(f, "-") && (name == "s" || name == "stats-port") {
+			return true
+		}
+	}
+	return false
 }
 
 // listenAddrs lists the TCP listen addresses of the pools, in file order,

@@ -61,12 +61,15 @@ type Pool struct {
 	// HashTag is "" or two characters, like "{}": when a key contains
 	// both, only the part between them is hashed. Default "".
 	HashTag string
-	// Distribution is one of sharding.DistributionNames(). Default
-	// "ketama".
+	// Distribution is one of sharding.DistributionNames(): "ketama",
+	// "modula" or "random", a continuum placement compatible with another
+	// program's ("twemproxy_ketama", "libmemcached_ketama", …) or a client
+	// library's placement ("phpredis_session", …). Default "ketama".
 	Distribution string
 	// HashSkipPrefix is hash_skip_prefix: keys that start with it are
-	// placed by the rest of the key. Default "" (none; phpredis_session
-	// skips phpredis's "PHPREDIS_SESSION:").
+	// placed by the rest of the key, as libmemcached leaves out its
+	// namespace (php-memcached's memcached.sess_prefix). Default "" (none;
+	// phpredis_session skips phpredis's "PHPREDIS_SESSION:").
 	HashSkipPrefix string
 	// Timeout bounds each wait on a backend (connect, reply), from timeout:
 	// in milliseconds. twemproxy waits forever by default; a session proxy

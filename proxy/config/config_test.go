@@ -274,6 +274,15 @@ var parseTests = []parseTest{
 		},
 	},
 	{
+		name: "a placement of another program and hash_skip_prefix",
+		yaml: pool("distribution: libmemcached_ketama", `hash_skip_prefix: "memc.sess.key."`),
+		check: func(t *testing.T, pools []Pool) {
+			if pools[0].Distribution != "libmemcached_ketama" || pools[0].HashSkipPrefix != "memc.sess.key." {
+				t.Errorf("Distribution = %q, HashSkipPrefix = %q", pools[0].Distribution, pools[0].HashSkipPrefix)
+			}
+		},
+	},
+	{
 		name: "redis: false and protocol: memcache agree",
 		yaml: pool("redis: false", "protocol: memcache", "item_size_max: 1024"),
 		check: func(t *testing.T, pools []Pool) {
@@ -343,6 +352,15 @@ var parseTests = []parseTest{
 	{
 		name: "replicas equal to the number of servers",
 		yaml: pool("replicas: 2"),
+	},
+	{
+		name: "twemproxy_ketama keeps twemproxy's hash_tag",
+		yaml: pool("distribution: twemproxy_ketama", `hash_tag: "{}"`, "hash: murmur"),
+		check: func(t *testing.T, pools []Pool) {
+			if p := pools[0]; p.Distribution != "twemproxy_ketama" || p.HashTag != "{}" {
+				t.Errorf("distribution %q, hash_tag %q", p.Distribution, p.HashTag)
+			}
+		},
 	},
 	{
 		name: "a client's placement with hash_skip_prefix",
@@ -487,9 +505,11 @@ test.yml:3: pool "alpha": key "redis": "maybe" is not a boolean (expected true o
 	{name: "hash empty", yaml: pool("hash:"), err: `key "hash": has no value (expected a hash name)`},
 	{name: "client distribution with hash_tag", yaml: pool("distribution: phpredis_session", `hash_tag: "{}"`), err: `test.yml:2: pool "alpha": key "distribution": phpredis_session cannot place keys on these servers: hash_tag is not used by distribution phpredis_session; remove it`},
 	{name: "spymemcached_ketama with weights", yaml: pool("distribution: spymemcached_ketama", "servers: ['127.0.0.1:11211:2']"), err: `key "distribution": spymemcached_ketama cannot place keys on these servers: server "127.0.0.1:11211" has weight 2: spymemcached's ketama locator has no weights, want 1`},
-	{name: "unknown distribution", yaml: pool("distribution: ketamaa"), err: `key "distribution": unknown distribution "ketamaa" (expected one of ketama, modula, random, phpredis_session, pecl_memcache_consistent, msm_suffix, spymemcached_ketama; did you mean "ketama"?)`},
+	{name: "twemproxy_ketama replica without a point", yaml: pool("distribution: twemproxy_ketama", "replicas: 2", "servers: ['127.0.0.1:11211:1', '127.0.0.1:11212:1000']"), err: `test.yml:2: pool "alpha": key "distribution": twemproxy_ketama cannot place keys on these servers: distribution twemproxy_ketama: sharding: bad ring config: only 1 servers own partitions, 2 replicas wanted`},
+	{name: "unknown distribution", yaml: pool("distribution: ketamaa"), err: `key "distribution": unknown distribution "ketamaa" (expected one of ketama, modula, random, twemproxy_ketama, libmemcached_ketama, libmemcached_ketama_weighted, phpredis_session, pecl_memcache_consistent, msm_suffix, spymemcached_ketama; did you mean "ketama"?)`},
 	{name: "hash_tag one character", yaml: pool(`hash_tag: "{"`), err: `key "hash_tag": "{" is not two ASCII characters (expected two characters, like "{}"; remove the key for no hash tag)`},
 	{name: "hash_tag three characters", yaml: pool(`hash_tag: "{}}"`), err: `"{}}" is not two ASCII characters`},
+	{name: "hash_skip_prefix without a value", yaml: pool("hash_skip_prefix:"), err: `key "hash_skip_prefix": has no value`},
 	{name: "hash_tag empty", yaml: pool(`hash_tag: ""`), err: `"" is not two ASCII characters`},
 	{name: "hash_tag non-ASCII", yaml: pool(`hash_tag: "é"`), err: `"é" is not two ASCII characters`},
 

@@ -456,12 +456,14 @@ func isUnspecified(host string) bool {
 	return ip != nil && ip.IsUnspecified()
 }
 
-// checkPlacement builds the pool's ring once for a client's placement
-// (distribution: phpredis_session and the like), so that a server list or
-// key it cannot place (a hash_tag, spymemcached_ketama with weights) fails
-// here, with the line of distribution:, rather than when the proxy starts.
-// twemproxy's distributions are left to the proxy: twemproxy configurations
-// with weights too large for our ketama load, as before.
+// checkPlacement builds the pool's ring once for a placement compatible
+// with another program (distribution: phpredis_session, twemproxy_ketama
+// and the like), so that a server list or key it cannot place (a hash_tag
+// for a client's placement, spymemcached_ketama with weights, a weighted
+// continuum that gives a replica no point) fails here, with the line of
+// distribution:, rather than when the proxy starts. twemproxy's own
+// distributions are left to the proxy: twemproxy configurations with
+// weights too large for our ketama load, as before.
 func (b *poolParser) checkPlacement() {
 	d, ok := b.seen["distribution"]
 	if !ok || slices.Contains([]string{"ketama", "modula", "random"}, b.pool.Distribution) || b.bad["distribution"] || b.bad["servers"] || b.bad["hash"] || b.bad["hash_tag"] || b.bad["replicas"] || len(b.pool.Servers) == 0 {
@@ -477,7 +479,7 @@ func (b *poolParser) checkPlacement() {
 	}
 	servers := make([]sharding.Server, len(b.pool.Servers))
 	for i, s := range b.pool.Servers {
-		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight}
+		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight, Host: s.Host, Port: s.Port}
 	}
 	if _, err := sharding.NewRing(servers, sharding.Config{Hash: hash, HashTag: b.pool.HashTag, HashSkipPrefix: b.pool.HashSkipPrefix,
 		Distribution: dist, Replicas: min(b.pool.Replicas, len(servers))}); err != nil {

@@ -106,6 +106,8 @@ func (bc *conn) writeQueuedLocked() {
 			c.sent = now
 		}
 		bc.inflight.push(bc.queue[:n])
+		bc.b.counters.requests.Add(int64(n))
+		bc.b.counters.requestBytes.Add(int64(len(out)))
 		rest := copy(bc.queue, bc.queue[n:])
 		clear(bc.queue[rest:])
 		bc.queue = bc.queue[:rest]
@@ -146,6 +148,8 @@ func (bc *conn) fail(err error) {
 	close(bc.closed)
 	if nc != nil {
 		nc.Close()
+		bc.b.counters.connections.Add(-1)
+		bc.b.counters.countLoss(err)
 	}
 	bc.b.forget(bc)
 	// Count the failure first, so the callers woken below already see the
@@ -178,6 +182,7 @@ func (bc *conn) run(ctx context.Context) {
 		return
 	}
 	bc.nc = nc
+	bc.b.counters.connections.Add(1)
 	bc.writeQueuedLocked()
 	go bc.readLoop(nc)
 	bc.watchdog(ctx)
@@ -200,6 +205,10 @@ func (bc *conn) readLoop(nc net.Conn) {
 	var buf []byte
 	start := 0
 	scanner := bc.b.cfg.codec.newScanner()
+	counters := &bc.b.counters
+	// One clock read per socket read, not per reply: the replies of one
+	// read arrived together.
+	var readAt time.Time
 	for {
 		// Complete every whole frame already buffered.
 		for start < len(buf) {
@@ -220,6 +229,11 @@ func (bc *conn) readLoop(nc net.Conn) {
 			}
 			bc.mu.Unlock()
 			c.reply = append(c.reply[:0], buf[start:start+n]...)
+			counters.responses.Add(1)
+			counters.responseBytes.Add(int64(n))
+			if counters.latency != nil {
+				counters.latency.Observe(readAt.Sub(c.sent).Seconds())
+			}
 			c.complete(nil)
 			start += n
 		}
@@ -231,11 +245,14 @@ func (bc *conn) readLoop(nc net.Conn) {
 		}
 		var err error
 		buf, err = r.Read(buf, 0)
+		if counters.latency != nil {
+			readAt = time.Now()
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			bc.fail(backendError(bc.b.addr, "read", fmt.Errorf("%w: %v", ErrBackendClosed, err)))
+			bc.fail(backendError(bc.b.addr, "read", fmt.Errorf("%w: %w", ErrBackendClosed, err)))
 			return
 		}
 	}

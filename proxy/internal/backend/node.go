@@ -41,6 +41,8 @@ type nodeConns struct {
 
 	mu    sync.Mutex
 	conns map[int][]*conn
+
+	counters serverCounters
 }
 
 func newNodeConns(index int, addr string, cfg *connConfig) *nodeConns {

@@ -56,7 +56,7 @@ func New(ctx context.Context, cfg config.Pool, codec Codec, log *slog.Logger) (*
 	names := make([]string, len(cfg.Servers))
 	addrs := make([]string, len(cfg.Servers))
 	for i, s := range cfg.Servers {
-		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight}
+		servers[i] = sharding.Server{Name: s.Name, Weight: s.Weight, Host: s.Host, Port: s.Port}
 		names[i], addrs[i] = s.Name, s.Addr
 	}
 	ring, err := sharding.NewRing(servers, sharding.Config{Hash: hash, HashTag: cfg.HashTag, HashSkipPrefix: cfg.HashSkipPrefix, Distribution: dist, Replicas: cfg.Replicas})

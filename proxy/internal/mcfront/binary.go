@@ -90,7 +90,7 @@ func (s *session) routeBinary(r *memcache.BinaryRequest) {
 	var kind replyKind
 	var ok bool
 	if s.req, kind, ok = binaryRequest(r); ok {
-		s.await(s.start(&s.req), slot{kind: kind, h: h, key: r.Key})
+		s.await(s.start(&s.req), slot{kind: kind, h: h, key: r.Key, metric: s.f.metrics[s.req.cmd]})
 		return
 	}
 	switch base {

@@ -10,6 +10,7 @@ import (
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
 	"sessionproxy/proxy/internal/ratelog"
+	"sessionproxy/proxy/internal/stats"
 )
 
 // memcachedVersion is the version the proxy reports: the protocol it speaks
@@ -30,6 +31,9 @@ type Front struct {
 	limits netio.ClientLimits
 	ended  *netio.ClientEndLog
 	counts counters
+	// metrics counts the requests of each command, in the pool's metrics.
+	metrics [len(commandNames)]*stats.Command
+	pool    *stats.Pool
 	// authLog reports failed SASL authentications, at most one line a
 	// second for the pool.
 	authLog *ratelog.Limiter
@@ -44,9 +48,14 @@ type counters struct {
 	incrHits, incrMisses     atomic.Int64
 }
 
-// New is the front end of pool p, whose clients ln accepts, within limits.
-func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, log *slog.Logger) *Front {
+// New is the front end of pool p, whose clients ln accepts, within
+// limits. Requests are counted in metrics (nil: not counted).
+func New(p *backend.Pool, ln *netio.Listener, limits netio.ClientLimits, metrics *stats.Pool, log *slog.Logger) *Front {
 	f := &Front{p: p, ln: ln, limits: limits, authLog: ratelog.New(log, time.Second, "authentication failed", "failures")}
+	f.pool = metrics
+	for cmd, name := range commandNames {
+		f.metrics[cmd] = metrics.Command(name)
+	}
 	f.ended = netio.NewClientEndLog(log)
 	return f
 }
@@ -61,5 +70,6 @@ func (f *Front) Serve(nc net.Conn, id int64) {
 	if s.overLimit != nil {
 		err = s.overLimit
 	}
+	f.ln.Stats().CountEnd(err)
 	f.ended.Ended(nc.RemoteAddr(), err)
 }

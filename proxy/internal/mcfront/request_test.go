@@ -31,7 +31,7 @@ func newStubSession(t *testing.T) (*session, *fakebackend.Stub) {
 	}
 	p.Start()
 	t.Cleanup(p.Stop)
-	f := New(p, netio.NewListener(netio.ListenConfig{}), netio.ClientLimits{WriteTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := New(p, netio.NewListener(netio.ListenConfig{}), netio.ClientLimits{WriteTimeout: time.Second}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &session{f: f, p: p, authed: true}, stub
 }
 

@@ -7,6 +7,7 @@ import (
 	"sessionproxy/protocol/memcache"
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
+	"sessionproxy/proxy/internal/stats"
 )
 
 // session is one memcached client connection, text or binary (decided by
@@ -43,6 +44,8 @@ type session struct {
 	overLimit error
 	// authFailures counts failed SASL authentications on this connection.
 	authFailures int
+	// roundStart is when the round's first request was parsed.
+	roundStart time.Time
 }
 
 // slot is the reply to one request: either local, or ops to wait for
@@ -58,6 +61,7 @@ type slot struct {
 	keys    [][]byte // text get: its keys, in order
 	h       memcache.RequestHeader
 	key     []byte // binary: the request's key
+	metric  *stats.Command
 }
 
 // replyKind is how a slot's backend replies become the client's reply.
@@ -120,6 +124,9 @@ func (s *session) Parse(buf []byte) int {
 		s.binary, s.decided = buf[0] == memcache.MagicRequest, true
 	}
 	s.batchTime = time.Time{}
+	if len(s.slots) == 0 {
+		s.roundStart = time.Now()
+	}
 	start := 0
 	budget := s.budget.Ops()
 	for start < len(buf) && !s.closeAfter && s.roundOps() < budget {
@@ -169,6 +176,10 @@ func (s *session) Collect(out []byte) []byte {
 	ops := s.roundOps()
 	begin, limit := len(out), s.p.Config().ClientOutputBufferLimit
 	frames, errs := s.frames, s.errs
+	var elapsed time.Duration
+	if len(s.slots) > 0 {
+		elapsed = time.Since(s.roundStart)
+	}
 	for i := range s.slots {
 		sl := &s.slots[i]
 		if limit > 0 && len(out)-begin > limit && s.overLimit == nil {
@@ -188,9 +199,11 @@ func (s *session) Collect(out []byte) []byte {
 				errs = append(errs, err)
 			}
 			if sl.noreply || s.overLimit != nil {
-				s.finish(nil, sl, frames, errs)
+				s.count(sl, s.finish(nil, sl, frames, errs), errs, elapsed)
 			} else {
+				replyAt := len(out)
 				out = s.finish(out, sl, frames, errs)
+				s.count(sl, out[replyAt:], errs, elapsed)
 			}
 			// The replies are copied into out: recycle the ops.
 			for _, op := range sl.ops {

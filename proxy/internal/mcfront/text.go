@@ -93,12 +93,15 @@ func (s *session) routeText(r *memcache.TextRequest) {
 			ops[i] = s.start(req)
 		}
 		withCas := r.Command == memcache.CmdGets || r.Command == memcache.CmdGats
-		s.slots = append(s.slots, slot{ops: ops, kind: replyTextGet, withCas: withCas, keys: keys})
+		if len(r.Keys) > 1 {
+			s.f.pool.CountFragmented()
+		}
+		s.slots = append(s.slots, slot{ops: ops, kind: replyTextGet, withCas: withCas, keys: keys, metric: s.f.metrics[req.cmd]})
 	case memcache.CmdSet, memcache.CmdAdd, memcache.CmdReplace, memcache.CmdCas, memcache.CmdAppend, memcache.CmdPrepend,
 		memcache.CmdDelete, memcache.CmdTouch, memcache.CmdIncr, memcache.CmdDecr:
 		s.req = request{cmd: textCommand(r.Command), key: r.Keys[0], data: r.Data, flags: r.Flags,
 			exptime: r.Exptime, cas: r.Cas, delta: r.Delta}
-		s.await(s.start(&s.req), slot{kind: textReplies[s.req.cmd], noreply: r.NoReply})
+		s.await(s.start(&s.req), slot{kind: textReplies[s.req.cmd], noreply: r.NoReply, metric: s.f.metrics[s.req.cmd]})
 	case memcache.CmdVersion:
 		s.reply(memcache.AppendVersion(nil, memcachedVersion))
 	case memcache.CmdVerbosity:

@@ -52,6 +52,9 @@ type ClientLimits struct {
 	// Draining reports that the listener is shutting down (nil: never).
 	// A deadline Serve sets must not outlast the one Drain set to wake it.
 	Draining func() bool
+	// Traffic counts the bytes read from and written to clients (nil: not
+	// counted).
+	Traffic *ClientStats
 }
 
 // ErrRequestTimeout ends a connection whose request did not arrive whole
@@ -91,10 +94,14 @@ func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 				return derr
 			}
 			progressed = false
+			before := len(buf)
 			if r != nil {
 				buf, err = r.Read(buf, b.NeedBytes())
 			} else {
 				buf, err = readOnce(nc, buf, b.NeedBytes())
+			}
+			if lim.Traffic != nil {
+				lim.Traffic.BytesIn.Add(int64(len(buf) - before))
 			}
 			err = dl.explain(err)
 			if len(buf) == 0 && err != nil {
@@ -109,6 +116,9 @@ func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 		if len(out) > 0 {
 			if werr := w.Write(out, lim.WriteTimeout); werr != nil {
 				return werr
+			}
+			if lim.Traffic != nil {
+				lim.Traffic.BytesOut.Add(int64(len(out)))
 			}
 		}
 		if cap(out) > 4*SoftOutputLimit {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -50,6 +51,23 @@ type ClientStats struct {
 	Received  atomic.Int64 // accepted since the start, refused ones included
 	Connected atomic.Int64 // open now
 	Rejected  atomic.Int64 // refused for MaxClients or Slots
+	// BytesIn and BytesOut are read from and written to clients, counted
+	// by Serve when ClientLimits.Traffic points here.
+	BytesIn, BytesOut atomic.Int64
+	// EOF counts the connections that ended cleanly (the client closed,
+	// QUIT); Err those that ended on an error (a reset, a timeout, a
+	// limit), as twemproxy's client_eof and client_err.
+	EOF, Err atomic.Int64
+}
+
+// CountEnd counts a client connection that ended for err, the reason Serve
+// returned.
+func (s *ClientStats) CountEnd(err error) {
+	if err == nil || errors.Is(err, io.EOF) {
+		s.EOF.Add(1)
+	} else {
+		s.Err.Add(1)
+	}
 }
 
 // Listener accepts a pool's client connections and runs each on a

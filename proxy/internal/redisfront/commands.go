@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"sessionproxy/protocol/resp"
+	"sessionproxy/proxy/internal/stats"
 )
 
 // cmdKind says how a command is routed.
@@ -48,6 +49,10 @@ type cmdSpec struct {
 	// not sent to another (pool.conditional).
 	once  bool
 	flags []string
+	// metric counts the command's requests in the front end's pool, and
+	// outcome says how its replies are counted.
+	metric  *stats.Command
+	outcome outcome
 }
 
 func readCmd(name string, arity int) *cmdSpec {

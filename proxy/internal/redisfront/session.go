@@ -52,17 +52,23 @@ type session struct {
 	// overLimit is set when a round's replies passed
 	// client_output_buffer_limit: the client is closed.
 	overLimit error
+	// roundStart is when the round's first request was parsed.
+	roundStart time.Time
 }
 
 // slot is the reply to one request of a batch: already encoded, or pending
 // on backend calls.
 type slot struct {
-	local []byte
-	op    *backend.KeyOp
-	ops   []*backend.KeyOp
-	merge mergeKind
-	shape resp.Shape
-	multi bool
+	// spec is the request's command, for its metrics (nil: not
+	// counted); failed is the routing error finish answered, if any.
+	spec   *cmdSpec
+	failed error
+	local  []byte
+	op     *backend.KeyOp
+	ops    []*backend.KeyOp
+	merge  mergeKind
+	shape  resp.Shape
+	multi  bool
 }
 
 func (s *session) backendDB() int { return s.p.Config().RedisDB + s.db }
@@ -100,6 +106,9 @@ func (s *session) Parse(buf []byte) int {
 		if len(args) > 0 {
 			s.f.commands.Add(1)
 			n := len(s.slots)
+			if n == 0 {
+				s.roundStart = time.Now()
+			}
 			s.dispatch(args, raw)
 			if len(s.slots) > n {
 				s.roundOps += max(1, len(s.slots[n].ops))
@@ -125,8 +134,11 @@ func (s *session) dispatch(args [][]byte, raw []byte) {
 	spec := lookup(s.f.table, args[0])
 	if spec == nil {
 		s.replyLocal(errUnknownCommand(args))
+		s.slots[len(s.slots)-1].spec = s.f.unknown
 		return
 	}
+	// The slot appended from here on is this command's.
+	defer s.setSpec(len(s.slots), spec)
 	if (spec.arity > 0 && len(args) != spec.arity) || (spec.arity < 0 && len(args) < -spec.arity) {
 		s.replyLocal(redcon.AppendError(nil, "ERR wrong number of arguments for '"+spec.name+"' command"))
 		return
@@ -170,6 +182,7 @@ func (s *session) route(spec *cmdSpec, args [][]byte, raw []byte) slot {
 			return slot{local: redcon.AppendError(nil, "ERR wrong number of arguments for '"+spec.name+"' command")}
 		}
 		sl := slot{multi: true, merge: spec.merge, shape: spec.shape}
+		s.f.metrics.CountFragmented()
 		sub := []byte(spec.sub)
 		for _, i := range s.keyIdx {
 			var op *backend.KeyOp
@@ -220,6 +233,13 @@ func (s *session) routeScript(spec *cmdSpec, args [][]byte, req []byte) slot {
 
 func (s *session) replyLocal(b []byte) { s.slots = append(s.slots, slot{local: b}) }
 
+// setSpec marks the slot at index i, if one was appended, as spec's.
+func (s *session) setSpec(i int, spec *cmdSpec) {
+	if i < len(s.slots) {
+		s.slots[i].spec = spec
+	}
+}
+
 // Collect waits for every slot in order and appends the client's replies.
 // Past client_output_buffer_limit the replies are dropped and the client
 // is closed, as Redis does; every slot is still finished, so that a write's
@@ -232,14 +252,22 @@ func (s *session) Collect(out []byte) []byte {
 		backend.FlushOps(s.slots[i].ops)
 	}
 	begin, limit := len(out), s.p.Config().ClientOutputBufferLimit
+	var elapsed time.Duration
+	if len(s.slots) > 0 {
+		elapsed = time.Since(s.roundStart)
+	}
 	for i := range s.slots {
 		sl := &s.slots[i]
+		replyAt := len(out)
 		if s.overLimit != nil {
-			s.finish(nil, sl)
+			s.count(sl, s.finish(nil, sl), elapsed)
 		} else if out = s.finish(out, sl); limit > 0 && len(out)-begin > limit {
+			s.count(sl, out[replyAt:], elapsed)
 			s.overLimit = &netio.OutputLimitError{Bytes: len(out) - begin, Limit: limit}
 			s.closeAfter = true
 			out = out[:begin]
+		} else {
+			s.count(sl, out[replyAt:], elapsed)
 		}
 		// The replies are copied into out: recycle the ops.
 		if sl.op != nil {
@@ -263,6 +291,7 @@ func (s *session) finish(out []byte, sl *slot) []byte {
 	case sl.op != nil:
 		reply, err := sl.op.Result()
 		if err != nil {
+			sl.failed = err
 			return appendBackendError(out, err)
 		}
 		return s.appendFrame(out, reply, sl.shape)
@@ -302,6 +331,7 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 			sum += v
 		}
 		if failed != nil {
+			sl.failed = failed
 			return appendBackendError(out, failed)
 		}
 		return redcon.AppendInt(out, sum)
@@ -328,6 +358,7 @@ func (s *session) finishMulti(out []byte, sl *slot) []byte {
 			}
 		}
 		if failed != nil {
+			sl.failed = failed
 			return appendBackendError(out, failed)
 		}
 		return redcon.AppendOK(out)
