@@ -35,21 +35,24 @@ type ReplyBudget struct {
 
 // Ops is how many requests the next round may route, at least 1.
 func (b *ReplyBudget) Ops() int {
-	if b.perOp == 0 {
-		b.perOp = initialReplySize
+	perOp := b.perOp
+	if perOp == 0 {
+		perOp = initialReplySize
 	}
-	return min(max(SoftOutputLimit/b.perOp, 1), MaxRoundOps)
+	return min(max(SoftOutputLimit/perOp, 1), MaxRoundOps)
 }
 
 // Observe records a round: ops requests answered with bytes of replies.
-// The estimate rises at once to a larger average and falls back slowly, so
-// that alternating small and large values keeps rounds small.
+// The first round replaces the initial guess; after it the estimate rises
+// at once to a larger average and falls back slowly, so that alternating
+// small and large values keeps rounds small.
 func (b *ReplyBudget) Observe(ops, bytes int) {
 	if ops <= 0 {
 		return
 	}
 	if b.perOp == 0 {
-		b.perOp = initialReplySize
+		b.perOp = max(bytes/ops, minReplySize)
+		return
 	}
 	b.perOp = max(bytes/ops, b.perOp-b.perOp/8, minReplySize)
 }

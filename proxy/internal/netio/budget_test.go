@@ -7,6 +7,13 @@ func TestReplyBudgetRounds(t *testing.T) {
 	if got := b.Ops(); got != 4 {
 		t.Fatalf("first round: %d requests, want 4 (large values are assumed until seen)", got)
 	}
+	// A first round of small replies earns full rounds at once: the first
+	// guess is only a guess.
+	var fresh ReplyBudget
+	fresh.Observe(fresh.Ops(), 40)
+	if got := fresh.Ops(); got != MaxRoundOps {
+		t.Fatalf("after a first round of small replies: %d requests a round, want %d", got, MaxRoundOps)
+	}
 	// Small replies earn larger rounds, up to MaxRoundOps.
 	for range 100 {
 		b.Observe(b.Ops(), b.Ops()*10)

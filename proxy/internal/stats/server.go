@@ -56,6 +56,7 @@ func New(version string, pools []*Pool, log *slog.Logger) *Server {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	s.registerStatus()
 	return s
 }
 
