@@ -383,3 +383,37 @@ func grepLines(text, s string) string {
 	}
 	return b.String()
 }
+
+// The client-side request duration runs until the reply is ready: a GET
+// held up by a backend that stops answering for 300 ms shows in the
+// histogram as a request of at least 0.25 s.
+func TestStatsPortRequestDurationIncludesTheBackend(t *testing.T) {
+	r := harness.StartRedis(t, harness.RedisOptions{})
+	statsPort := harness.FreePort(t)
+	proxy := harness.StartProxyArgs(t, harness.RedisPoolYAML("sessions", harness.FreePort(t), []string{r.Addr()}, 1, "timeout: 5000"),
+		"-s", strconv.Itoa(statsPort))
+	c := proxy.Client(0)
+	if err := c.Set(t.Context(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		time.Sleep(300 * time.Millisecond) // how long the backend is frozen
+		r.Cont()
+	}()
+	if v, err := c.Get(t.Context(), "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET while the backend was frozen: %q, %v", v, err)
+	}
+	<-resumed
+	page, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", statsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := metricValue(page, "sessionproxy_request_duration_seconds_count", "pool", "sessions", "command", "get")
+	fast := metricValue(page, "sessionproxy_request_duration_seconds_bucket", "pool", "sessions", "command", "get", "le", "0.25")
+	if count != 1 || fast != 0 {
+		t.Errorf("GET duration histogram: count %v, %v of them under 0.25 s; want 1 and 0 (the GET waited 300 ms for its backend)", count, fast)
+	}
+}

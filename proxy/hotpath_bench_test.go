@@ -80,11 +80,17 @@ func startProxyOver(b testing.TB, settings string, servers []string) net.Conn {
 // startPoolOver is startProxyOver without the client connection: it
 // returns the pool's address.
 func startPoolOver(b testing.TB, settings string, servers []string) string {
+	return startPoolWithStats(b, settings, servers, "")
+}
+
+// startPoolWithStats is startPoolOver with the stats port on statsAddr
+// ("" for none: then nothing is counted).
+func startPoolWithStats(b testing.TB, settings string, servers []string, statsAddr string) string {
 	var list strings.Builder
 	for i, a := range servers {
 		fmt.Fprintf(&list, "   - %s:1 n%d\n", a, i)
 	}
-	srv, err := startServer(b, fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", settings, list.String()))
+	srv, err := startServerWithStats(b, fmt.Sprintf("bench:\n  listen: 127.0.0.1:0\n  hash: fnv1a_64\n  distribution: ketama\n%s  servers:\n%s", settings, list.String()), statsAddr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,6 +160,29 @@ func BenchmarkProxyGET(b *testing.B) {
 	benchmarkShapes(b, []int{1, 2}, func(b *testing.B, r, depth int) { benchmarkProxy(b, r, depth, getCommand) })
 }
 
+// BenchmarkMetricsCost is GET through a pool without a stats port (nothing
+// counted) and with one (request counters, latency histograms), side by
+// side at each pipeline depth: what the metrics cost a request.
+func BenchmarkMetricsCost(b *testing.B) {
+	for _, depth := range []int{1, 16} {
+		for _, stats := range []string{"off", "on"} {
+			b.Run(fmt.Sprintf("pipeline%d/stats_%s", depth, stats), func(b *testing.B) {
+				var addrs []string
+				for range 3 {
+					addrs = append(addrs, fakebackend.Redis(b, 2048, nil))
+				}
+				statsAddr := ""
+				if stats == "on" {
+					statsAddr = "127.0.0.1:0"
+				}
+				c := dialPool(b, startPoolWithStats(b, "  redis: true\n  replicas: 1\n", addrs, statsAddr))
+				var sc resp.ReplyScanner
+				runPipelined(b, c, depth, getCommand, func(r *bufio.Reader) error { return readReply(r, &sc) })
+			})
+		}
+	}
+}
+
 func BenchmarkProxySETEX(b *testing.B) {
 	benchmarkShapes(b, []int{1, 2}, func(b *testing.B, r, depth int) { benchmarkProxy(b, r, depth, setCommand) })
 }
@@ -163,6 +192,11 @@ func BenchmarkProxySETEX(b *testing.B) {
 // (a listen address in use, say). A started server is shut down when the
 // test ends.
 func startServer(tb testing.TB, yaml string) (*Server, error) {
+	return startServerWithStats(tb, yaml, "")
+}
+
+// startServerWithStats is startServer with the stats port on statsAddr.
+func startServerWithStats(tb testing.TB, yaml, statsAddr string) (*Server, error) {
 	conf := filepath.Join(tb.TempDir(), "proxy.yml")
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
@@ -173,7 +207,7 @@ func startServer(tb testing.TB, yaml string) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	srv, err := New(ctx, pools, Options{Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := New(ctx, pools, Options{Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StatsAddr: statsAddr})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -84,8 +84,13 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 			Traffic:        ln.Stats(),
 		}
 		ps := &poolServer{p: p, ln: ln}
-		pm := stats.NewPool(p, ln)
-		metrics = append(metrics, pm)
+		// Without a stats port nothing can read the request counters and
+		// latency histograms: the pool keeps none (pm nil counts nothing).
+		var pm *stats.Pool
+		if opts.StatsAddr != "" {
+			pm = stats.NewPool(p, ln)
+			metrics = append(metrics, pm)
+		}
 		plog := s.log.With("pool", pc.Name)
 		if pc.Protocol == config.ProtocolMemcache {
 			ps.front = mcfront.New(p, ln, limits, pm, plog)

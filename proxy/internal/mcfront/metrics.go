@@ -17,15 +17,30 @@ var commandNames = [...]string{
 	cmdCas: "cas", cmdAppend: "append", cmdPrepend: "prepend", cmdDelete: "delete", cmdIncr: "incr", cmdDecr: "decr",
 }
 
-// count records a finished request: its result, read from the reply
-// built for the client (built even for noreply), and the time since its
-// round was parsed.
-func (s *session) count(sl *slot, reply []byte, errs []error, elapsed time.Duration) {
+// count records a finished request's result, read from the reply built
+// for the client (built even for noreply); its latency is recorded with the
+// round's (observeRound).
+func (s *session) count(sl *slot, reply []byte, errs []error) {
 	if sl.metric == nil {
 		return
 	}
 	sl.metric.Count(s.result(sl, reply, errs))
-	sl.metric.Observe(elapsed)
+	s.timed = append(s.timed, sl.metric)
+}
+
+// observeRound records, for every request counted in the round, the time
+// from the round's first request parsed to all its replies ready: one
+// clock read a round.
+func (s *session) observeRound() {
+	if len(s.timed) == 0 {
+		return
+	}
+	elapsed := time.Since(s.roundStart)
+	for _, m := range s.timed {
+		m.Observe(elapsed)
+	}
+	clear(s.timed)
+	s.timed = s.timed[:0]
 }
 
 // Binary protocol statuses that say what happened to the item.

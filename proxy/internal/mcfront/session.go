@@ -44,8 +44,11 @@ type session struct {
 	overLimit error
 	// authFailures counts failed SASL authentications on this connection.
 	authFailures int
-	// roundStart is when the round's first request was parsed.
+	// roundStart is when the round's first request was parsed; timed are
+	// the counters of the round's requests, whose latency is recorded once
+	// every reply of the round is ready.
 	roundStart time.Time
+	timed      []*stats.Command
 }
 
 // slot is the reply to one request: either local, or ops to wait for
@@ -176,10 +179,6 @@ func (s *session) Collect(out []byte) []byte {
 	ops := s.roundOps()
 	begin, limit := len(out), s.p.Config().ClientOutputBufferLimit
 	frames, errs := s.frames, s.errs
-	var elapsed time.Duration
-	if len(s.slots) > 0 {
-		elapsed = time.Since(s.roundStart)
-	}
 	for i := range s.slots {
 		sl := &s.slots[i]
 		if limit > 0 && len(out)-begin > limit && s.overLimit == nil {
@@ -199,11 +198,11 @@ func (s *session) Collect(out []byte) []byte {
 				errs = append(errs, err)
 			}
 			if sl.noreply || s.overLimit != nil {
-				s.count(sl, s.finish(nil, sl, frames, errs), errs, elapsed)
+				s.count(sl, s.finish(nil, sl, frames, errs), errs)
 			} else {
 				replyAt := len(out)
 				out = s.finish(out, sl, frames, errs)
-				s.count(sl, out[replyAt:], errs, elapsed)
+				s.count(sl, out[replyAt:], errs)
 			}
 			// The replies are copied into out: recycle the ops.
 			for _, op := range sl.ops {
@@ -226,6 +225,7 @@ func (s *session) Collect(out []byte) []byte {
 		s.closeAfter = true
 		out = out[:begin]
 	}
+	s.observeRound()
 	s.budget.Observe(ops, len(out)-begin)
 	return out
 }

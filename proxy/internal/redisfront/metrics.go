@@ -11,12 +11,27 @@ import (
 
 // count records a finished request: its result, read from the reply the
 // client gets, and the time since its round was parsed.
-func (s *session) count(sl *slot, reply []byte, elapsed time.Duration) {
+func (s *session) count(sl *slot, reply []byte) {
 	if sl.spec == nil || sl.spec.metric == nil {
 		return
 	}
 	sl.spec.metric.Count(replyResult(sl, reply))
-	sl.spec.metric.Observe(elapsed)
+	s.timed = append(s.timed, sl.spec.metric)
+}
+
+// observeRound records, for every request counted in the round, the time
+// from the round's first request parsed to all its replies ready: one
+// clock read a round.
+func (s *session) observeRound() {
+	if len(s.timed) == 0 {
+		return
+	}
+	elapsed := time.Since(s.roundStart)
+	for _, m := range s.timed {
+		m.Observe(elapsed)
+	}
+	clear(s.timed)
+	s.timed = s.timed[:0]
 }
 
 // outcome is how a command's reply maps to a result.

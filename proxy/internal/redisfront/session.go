@@ -14,6 +14,7 @@ import (
 	"sessionproxy/protocol/resp"
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/netio"
+	"sessionproxy/proxy/internal/stats"
 )
 
 // session is one RESP client connection. One goroutine reads it, parses
@@ -52,8 +53,11 @@ type session struct {
 	// overLimit is set when a round's replies passed
 	// client_output_buffer_limit: the client is closed.
 	overLimit error
-	// roundStart is when the round's first request was parsed.
+	// roundStart is when the round's first request was parsed; timed are
+	// the counters of the round's requests, whose latency is recorded once
+	// every reply of the round is ready.
 	roundStart time.Time
+	timed      []*stats.Command
 }
 
 // slot is the reply to one request of a batch: already encoded, or pending
@@ -252,22 +256,18 @@ func (s *session) Collect(out []byte) []byte {
 		backend.FlushOps(s.slots[i].ops)
 	}
 	begin, limit := len(out), s.p.Config().ClientOutputBufferLimit
-	var elapsed time.Duration
-	if len(s.slots) > 0 {
-		elapsed = time.Since(s.roundStart)
-	}
 	for i := range s.slots {
 		sl := &s.slots[i]
 		replyAt := len(out)
 		if s.overLimit != nil {
-			s.count(sl, s.finish(nil, sl), elapsed)
+			s.count(sl, s.finish(nil, sl))
 		} else if out = s.finish(out, sl); limit > 0 && len(out)-begin > limit {
-			s.count(sl, out[replyAt:], elapsed)
+			s.count(sl, out[replyAt:])
 			s.overLimit = &netio.OutputLimitError{Bytes: len(out) - begin, Limit: limit}
 			s.closeAfter = true
 			out = out[:begin]
 		} else {
-			s.count(sl, out[replyAt:], elapsed)
+			s.count(sl, out[replyAt:])
 		}
 		// The replies are copied into out: recycle the ops.
 		if sl.op != nil {
@@ -279,6 +279,7 @@ func (s *session) Collect(out []byte) []byte {
 		*sl = slot{}
 	}
 	s.slots = s.slots[:0]
+	s.observeRound()
 	s.budget.Observe(s.roundOps, len(out)-begin)
 	s.roundOps = 0
 	return out
