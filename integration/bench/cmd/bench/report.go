@@ -267,7 +267,7 @@ func memory(tb testing.TB, o options, targets []target, goals *bar) string {
 	b.WriteString("| proxy | at rest MB | idle conns MB | per idle conn KB | per active conn KB |\n|---|---|---|---|---|\n")
 	mb := func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
 	for _, t := range targets {
-		if t.pid == 0 || t.name == spR2 { // replicas do not change what a client connection costs
+		if t.pid == 0 || t.name == spR2 || t.name == spR1NoStats { // neither replicas nor metrics change what a connection costs
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "bench: memory of %s\n", t.name)

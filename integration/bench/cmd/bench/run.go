@@ -27,6 +27,9 @@ const (
 	nutcracker = "nutcracker 0.5.0"
 	spR1       = "sessionproxy replicas: 1"
 	spR2       = "sessionproxy replicas: 2"
+	// spR1NoStats is spR1 without its stats port (-s 0), which keeps no
+	// per-request metrics: the A/B of what the metrics cost.
+	spR1NoStats = "sessionproxy replicas: 1, -s 0 (no metrics)"
 )
 
 func run(tb testing.TB, o options) string {
@@ -36,13 +39,18 @@ func run(tb testing.TB, o options) string {
 		mcs = append(mcs, harness.StartMemcached(tb, harness.MemcachedOptions{MemoryMB: 1024}).Addr())
 	}
 	nc := startNutcracker(tb, redises, mcs)
-	sp1 := harness.StartProxy(tb, proxyConfig(tb, 1, redises, mcs))
-	sp2 := harness.StartProxy(tb, proxyConfig(tb, 2, redises, mcs))
+	// The proxies run with their stats port, as deployed (nutcracker has
+	// its own): the request counters and latency histograms are kept.
+	stats := func() []string { return []string{"-s", fmt.Sprint(harness.FreePort(tb))} }
+	sp1 := harness.StartProxyArgs(tb, proxyConfig(tb, 1, redises, mcs), stats()...)
+	sp2 := harness.StartProxyArgs(tb, proxyConfig(tb, 2, redises, mcs), stats()...)
+	sp1NoStats := harness.StartProxy(tb, proxyConfig(tb, 1, redises, mcs))
 	targets := []target{
 		{name: direct, redis: redises[0], mc: mcs[0]},
 		nc,
 		{name: spR1, redis: sp1.Addrs()[0], mc: sp1.Addrs()[1], pid: sp1.PID()},
 		{name: spR2, redis: sp2.Addrs()[0], mc: sp2.Addrs()[1], pid: sp2.PID()},
+		{name: spR1NoStats, redis: sp1NoStats.Addrs()[0], mc: sp1NoStats.Addrs()[1], pid: sp1NoStats.PID()},
 	}
 
 	var md strings.Builder
