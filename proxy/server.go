@@ -195,3 +195,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// ReloadBackendTLS reads every pool's backend TLS certificates and CA
+// again (on SIGHUP), for the connections to backends opened from now on.
+// A pool whose files fail to load keeps the ones it had; the error names
+// each such pool and file, and is logged.
+func (s *Server) ReloadBackendTLS() error {
+	var errs []error
+	for _, ps := range s.pools {
+		if err := ps.p.ReloadTLS(); err != nil {
+			s.log.Error("backend TLS certificates not reloaded; the previous ones stay in use", "err", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

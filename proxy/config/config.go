@@ -180,6 +180,23 @@ type Pool struct {
 	// Redis's client-output-buffer-limit. Default 64 MiB.
 	ClientOutputBufferLimit int
 
+	// BackendTLS makes every connection to the servers TLS, from
+	// backend_tls:. Default false.
+	BackendTLS bool
+	// BackendTLSCAFile is the PEM file of the certificate authorities that
+	// sign the servers' certificates, from backend_tls_ca_file:. Default ""
+	// (the system's roots).
+	BackendTLSCAFile string
+	// BackendTLSCertFile and BackendTLSKeyFile are the client certificate
+	// and its key the proxy shows the servers (redis-server's
+	// tls-auth-clients, memcached's ssl_verify_mode), from
+	// backend_tls_cert_file: and backend_tls_key_file:. Default "" (none).
+	BackendTLSCertFile, BackendTLSKeyFile string
+	// BackendTLSServerName is the name the servers' certificates must be
+	// valid for, from backend_tls_server_name:. Default "": each server's
+	// host, as written in servers:.
+	BackendTLSServerName string
+
 	// Line is the line of the pool's name in the file.
 	Line int
 	// ListenLine is the line of the listen: value.

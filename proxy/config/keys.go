@@ -75,6 +75,11 @@ var keys = []key{
 		}
 	}},
 	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
+	boolKey("backend_tls", func(p *Pool) *bool { return &p.BackendTLS }),
+	textKey("backend_tls_ca_file", func(p *Pool) *string { return &p.BackendTLSCAFile }),
+	textKey("backend_tls_cert_file", func(p *Pool) *string { return &p.BackendTLSCertFile }),
+	textKey("backend_tls_key_file", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
+	textKey("backend_tls_server_name", func(p *Pool) *string { return &p.BackendTLSServerName }),
 }
 
 // keyIndex finds a key by name.

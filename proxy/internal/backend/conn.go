@@ -188,20 +188,54 @@ func (bc *conn) run(ctx context.Context) {
 	bc.watchdog(ctx)
 }
 
-func (bc *conn) readLoop(nc net.Conn) {
+// replyReader appends what a backend connection holds to buf, waiting
+// until there is something.
+type replyReader interface {
+	Read(buf []byte, need int) ([]byte, error)
+}
+
+// newReplyReader reads a TCP connection's socket directly, with the
+// client reader: it drains the socket into pooled buffers and holds none
+// while the connection is idle. A TLS connection has records to decrypt,
+// so it is read through its own Read.
+func newReplyReader(nc net.Conn) (replyReader, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		bc.fail(backendError(bc.b.addr, "read", fmt.Errorf("%T has no file descriptor", nc)))
-		return
+		return &streamReader{nc: nc}, nil
 	}
 	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return netio.NewDrainReader(rc), nil
+}
+
+// streamReader reads a connection with no file descriptor of its own
+// (*tls.Conn) one Read at a time.
+type streamReader struct {
+	nc net.Conn
+}
+
+// streamReadSize is the least room a read is given: a TLS record's
+// plaintext is at most 16 KiB.
+const streamReadSize = 16 << 10
+
+func (r *streamReader) Read(buf []byte, need int) ([]byte, error) {
+	if cap(buf)-len(buf) < streamReadSize {
+		grown := make([]byte, len(buf), max(2*cap(buf), len(buf)+streamReadSize, need))
+		copy(grown, buf)
+		buf = grown
+	}
+	n, err := r.nc.Read(buf[len(buf):cap(buf)])
+	return buf[:len(buf)+n], err
+}
+
+func (bc *conn) readLoop(nc net.Conn) {
+	r, err := newReplyReader(nc)
 	if err != nil {
 		bc.fail(backendError(bc.b.addr, "", err))
 		return
 	}
-	// The client reader serves here too: it drains the socket into pooled
-	// buffers and holds none while the connection is idle.
-	r := netio.NewDrainReader(rc)
 	var buf []byte
 	start := 0
 	scanner := bc.b.cfg.codec.newScanner()

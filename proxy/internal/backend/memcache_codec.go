@@ -218,8 +218,7 @@ func (pr *memcacheProber) Probe(ctx context.Context, node int) (string, error) {
 			return "", fmt.Errorf("probe: %w", err)
 		}
 	}
-	d := net.Dialer{Timeout: pr.p.cfg.Timeout}
-	nc, err := d.DialContext(ctx, "tcp", pr.p.nodes[node].addr)
+	nc, err := pr.p.dialer.dial(ctx, pr.p.nodes[node].addr)
 	if err != nil {
 		return "", fmt.Errorf("probe: %w", err)
 	}

@@ -25,8 +25,7 @@ import (
 // 16 bytes each.
 func (memcacheCodec) eachKey(ctx context.Context, p *Pool, node int, fn func(db int, key []byte) error) error {
 	addr := p.nodes[node].addr
-	d := net.Dialer{Timeout: p.cfg.Timeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := p.dialer.dial(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("metadump %s: %w", addr, err)
 	}

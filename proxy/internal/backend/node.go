@@ -15,7 +15,9 @@ import (
 // callbacks instead of reaching into it, so the connection machinery can
 // be tested over a fake server without a cluster.
 type connConfig struct {
-	codec   Codec
+	codec Codec
+	// dial connects to a server: TCP, and TLS with backend_tls.
+	dial    func(ctx context.Context, addr string) (net.Conn, error)
 	timeout time.Duration // dial, handshake, and the oldest call in flight
 	perNode int           // server_connections
 	ctx     context.Context
@@ -106,8 +108,7 @@ func (b *nodeConns) closeAll() {
 // back is noticed before any request reads its (empty or old) data.
 func (b *nodeConns) dial(ctx context.Context, db int) (net.Conn, error) {
 	timeout := b.cfg.timeout
-	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	nc, err := b.cfg.dial(ctx, b.addr)
 	if err != nil {
 		return nil, backendError(b.addr, "dial", err)
 	}

@@ -31,6 +31,7 @@ type Pool struct {
 	nodes      []*nodeConns
 	replicated bool
 	codec      Codec
+	dialer     *dialer
 	prober     prober
 	repair     *repairer
 	stripes    [stripeCount]sync.Mutex
@@ -64,12 +65,16 @@ func New(ctx context.Context, cfg config.Pool, codec Codec, log *slog.Logger) (*
 		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
 	}
 	p := &Pool{cfg: cfg, log: log.With("pool", cfg.Name), ring: ring, replicated: cfg.Replicas > 1, codec: codec}
+	if p.dialer, err = newDialer(&p.cfg); err != nil {
+		return nil, fmt.Errorf("pool %s: %w", cfg.Name, err)
+	}
 	p.prober = p.codec.newProber(p)
 	p.repair = newRepairer(p)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.liveRing.Store(ring)
 	links := &connConfig{
 		codec:   codec,
+		dial:    p.dialer.dial,
 		timeout: cfg.Timeout,
 		perNode: cfg.ServerConnections,
 		ctx:     p.ctx,

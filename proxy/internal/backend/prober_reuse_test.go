@@ -28,6 +28,7 @@ func TestMemcacheProbeReusesItsConnection(t *testing.T) {
 		cfg: config.Pool{Servers: []config.Server{{Addr: s.Addr}}, Timeout: 2 * time.Second},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	p.dialer = &dialer{pool: &p.cfg, timeout: p.cfg.Timeout}
 	p.nodes = []*nodeConns{newNodeConns(0, s.Addr, &connConfig{})}
 	pr := memcacheCodec{}.newProber(p)
 	t.Cleanup(pr.close)

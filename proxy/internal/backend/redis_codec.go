@@ -239,11 +239,15 @@ func newRedisProber(p *Pool) *redisProber {
 	for _, s := range p.cfg.Servers {
 		pr.addrs = append(pr.addrs, s.Addr)
 		pr.clients = append(pr.clients, redis.NewClient(&redis.Options{
-			Addr:            s.Addr,
-			Username:        p.cfg.RedisAuthUser,
-			Password:        p.cfg.RedisAuth,
-			Protocol:        2,
-			DialTimeout:     p.cfg.Timeout,
+			Addr:        s.Addr,
+			Username:    p.cfg.RedisAuthUser,
+			Password:    p.cfg.RedisAuth,
+			Protocol:    2,
+			DialTimeout: p.cfg.Timeout,
+			// The pool's dialer, for backend_tls and its reloads.
+			Dialer: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return p.dialer.dial(ctx, addr)
+			},
 			ReadTimeout:     p.cfg.Timeout,
 			WriteTimeout:    p.cfg.Timeout,
 			PoolSize:        1,
