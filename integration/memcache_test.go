@@ -22,10 +22,17 @@ type mcCluster struct {
 
 func startMemcacheCluster(t *testing.T, replicas int, extra string) *mcCluster {
 	t.Helper()
+	return startMemcacheClusterWith(t, replicas, extra, harness.MemcachedOptions{})
+}
+
+// startMemcacheClusterWith is startMemcacheCluster over servers started with
+// opts.
+func startMemcacheClusterWith(t *testing.T, replicas int, extra string, opts harness.MemcachedOptions) *mcCluster {
+	t.Helper()
 	cl := &mcCluster{}
 	var servers []string
 	for i := range 3 {
-		m := harness.StartMemcached(t, harness.MemcachedOptions{})
+		m := harness.StartMemcached(t, opts)
 		cl.nodes = append(cl.nodes, m)
 		servers = append(servers, fmt.Sprintf("   - %s:1 m%d", m.Addr(), i+1))
 	}

@@ -18,6 +18,8 @@ type MemcachedOptions struct {
 	MemoryMB int
 	// Args are extra memcached arguments, e.g. "-I", "2m".
 	Args []string
+	// TLS serves TLS only (-Z), on the same port. Default nil: plain TCP.
+	TLS *ServerTLS
 }
 
 // Memcached is a memcached process on 127.0.0.1 (TCP only, -U 0) that the
@@ -68,6 +70,13 @@ func (m *Memcached) args() []string {
 		// memcached refuses to run as root without -u.
 		a = append(a, "-u", "root")
 	}
+	if tc := m.opts.TLS; tc != nil {
+		o := "ssl_chain_cert=" + tc.CertFile + ",ssl_key=" + tc.KeyFile + ",ssl_ca_cert=" + tc.CAFile
+		if tc.AuthClients {
+			o += ",ssl_verify_mode=3" // a certificate is required
+		}
+		a = append(a, "-Z", "-o", o)
+	}
 	return append(a, m.opts.Args...)
 }
 
@@ -79,7 +88,11 @@ func (m *Memcached) start() error {
 	m.mu.Lock()
 	m.proc = p
 	m.mu.Unlock()
-	if err := dialUntil(m.Addr(), p, startTimeout, versionReady); err != nil {
+	ready := versionReady
+	if m.opts.TLS != nil {
+		ready = tlsReady(m.opts.TLS.ClientConfig(m.t), ready)
+	}
+	if err := dialUntil(m.Addr(), p, startTimeout, ready); err != nil {
 		_ = p.kill9()
 		return err
 	}

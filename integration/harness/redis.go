@@ -36,6 +36,8 @@ type RedisOptions struct {
 	// redis-server quotes each one, so a rule with spaces is given as
 	// separate arguments.
 	Args []string
+	// TLS serves TLS only, on the same port. Default nil: plain TCP.
+	TLS *ServerTLS
 }
 
 // Redis is a redis-server process on 127.0.0.1 that the test owns.
@@ -106,6 +108,15 @@ func (r *Redis) args() []string {
 	if r.opts.RequirePass != "" {
 		a = append(a, "--requirepass", r.opts.RequirePass)
 	}
+	if tc := r.opts.TLS; tc != nil {
+		auth := "no"
+		if tc.AuthClients {
+			auth = "yes"
+		}
+		a[1] = "0" // --port
+		a = append(a, "--tls-port", strconv.Itoa(r.port), "--tls-cert-file", tc.CertFile, "--tls-key-file", tc.KeyFile,
+			"--tls-ca-cert-file", tc.CAFile, "--tls-auth-clients", auth)
+	}
 	return append(a, r.opts.Args...)
 }
 
@@ -121,7 +132,11 @@ func (r *Redis) start() error {
 	r.mu.Lock()
 	r.proc = p
 	r.mu.Unlock()
-	if err := dialUntil(r.Addr(), p, startTimeout, r.pingReady); err != nil {
+	ready := r.pingReady
+	if r.opts.TLS != nil {
+		ready = tlsReady(r.opts.TLS.ClientConfig(r.t), ready)
+	}
+	if err := dialUntil(r.Addr(), p, startTimeout, ready); err != nil {
 		_ = p.kill9()
 		return err
 	}
@@ -192,7 +207,7 @@ func (r *Redis) ClientDB(db int) *redis.Client {
 	if r.opts.User != "" {
 		pass = r.opts.UserPass
 	}
-	c := redis.NewClient(&redis.Options{
+	o := &redis.Options{
 		Addr:            r.Addr(),
 		DB:              db,
 		Username:        r.opts.User,
@@ -203,7 +218,11 @@ func (r *Redis) ClientDB(db int) *redis.Client {
 		WriteTimeout:    5 * time.Second,
 		PoolSize:        4,
 		DisableIdentity: true,
-	})
+	}
+	if r.opts.TLS != nil {
+		o.TLSConfig = r.opts.TLS.ClientConfig(r.t)
+	}
+	c := redis.NewClient(o)
 	r.t.Cleanup(func() { _ = c.Close() })
 	return c
 }

@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -61,6 +63,16 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 		host, _, _ := net.SplitHostPort(addr)
 		c.ServerName = host
 	}
+	// With TLS 1.3 a server that requires a client certificate refuses
+	// one missing only after the handshake, on the first request, as a
+	// reset or an alert that does not say why: remember it asked.
+	asked := false
+	if len(c.Certificates) == 0 {
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked = true
+			return &tls.Certificate{}, nil
+		}
+	}
 	tc := tls.Client(nc, c)
 	hctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
@@ -68,7 +80,40 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 		nc.Close()
 		return nil, tlsError(err)
 	}
+	if asked {
+		return &uncertifiedConn{tc}, nil
+	}
 	return tc, nil
+}
+
+// uncertifiedConn is a TLS connection to a server that asked for a client
+// certificate the pool does not have; its errors say so, as the server
+// may have closed it for that (redis-server's tls-auth-clients yes).
+type uncertifiedConn struct {
+	*tls.Conn
+}
+
+const noCertificate = "the server asked for a client certificate and the pool has none: set backend_tls_cert_file and backend_tls_key_file"
+
+// explainRefusal adds the likely cause to a failure that is not a timeout
+// or the server's orderly close. The cause is added as text: go-redis (the
+// health probe) reports the *net.OpError inside a wrapped error, not the
+// wrapping.
+func explainRefusal(err error) error {
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, io.EOF) {
+		return err
+	}
+	return fmt.Errorf("%v (TLS: %s)", err, noCertificate)
+}
+
+func (c *uncertifiedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	return n, explainRefusal(err)
+}
+
+func (c *uncertifiedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	return n, explainRefusal(err)
 }
 
 // tlsError names the certificate a handshake refused, as Go's x509 errors
