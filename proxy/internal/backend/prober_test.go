@@ -65,6 +65,7 @@ func newTestProber(t *testing.T, addr string) *redisProber {
 		cfg: config.Pool{Servers: []config.Server{{Addr: addr}}, Timeout: 2 * time.Second},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	p.dialer = &dialer{pool: &p.cfg, timeout: p.cfg.Timeout}
 	pr := newRedisProber(p)
 	t.Cleanup(pr.close)
 	return pr
