@@ -718,8 +718,15 @@ func TestDocsExamples(t *testing.T) {
 		t.Fatal("docs/configuration.md has no ```yaml examples")
 	}
 	for i, b := range blocks {
-		if _, err := Parse("docs/configuration.md example", b[1]); err != nil {
-			t.Errorf("example %d does not parse: %v", i+1, err)
+		_, err := Parse("docs/configuration.md example", b[1])
+		if err == nil {
+			continue
+		}
+		// The examples name certificate files of a real host, absent here.
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			if !strings.HasSuffix(line, "no such file or directory") {
+				t.Errorf("example %d does not parse: %v", i+1, line)
+			}
 		}
 	}
 }
