@@ -51,12 +51,18 @@ func newTestCA(t *testing.T) *testCA {
 // to certFile and keyFile.
 func (ca *testCA) issue(t *testing.T, name, certFile, keyFile string) tls.Certificate {
 	t.Helper()
+	return ca.issueUntil(t, name, certFile, keyFile, time.Now().Add(time.Hour))
+}
+
+// issueUntil is issue for a certificate valid until notAfter.
+func (ca *testCA) issueUntil(t *testing.T, name, certFile, keyFile string, notAfter time.Time) tls.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter,
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
@@ -89,7 +95,7 @@ func startTLSServer(t *testing.T, ca *testCA, serverCert tls.Certificate) string
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: roots, ClientAuth: tls.RequireAndVerifyClientCert})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: roots, ClientAuth: tls.VerifyClientCertIfGiven})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +113,11 @@ func startTLSServer(t *testing.T, ca *testCA, serverCert tls.Certificate) string
 				if tc.Handshake() != nil {
 					return
 				}
-				tc.Write([]byte(tc.ConnectionState().PeerCertificates[0].Subject.CommonName + "\n"))
+				name := "(none)"
+				if peer := tc.ConnectionState().PeerCertificates; len(peer) > 0 {
+					name = peer[0].Subject.CommonName
+				}
+				tc.Write([]byte(name + "\n"))
 			}()
 		}
 	}()
@@ -169,5 +179,31 @@ func TestReloadTLSRotatesTheClientCertificate(t *testing.T) {
 	}
 	if got := shown(); got != "proxy-2027" {
 		t.Fatalf("after a failed ReloadTLS the server saw %q, want proxy-2027 still", got)
+	}
+}
+
+// A server whose certificate has expired is refused, with its subject and
+// the end of its validity in the error: the operator sees which
+// certificate to renew.
+func TestDialRefusesAnExpiredServerCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	expired := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	serverCert := ca.issueUntil(t, "redis-7", filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), expired)
+	addr := startTLSServer(t, ca, serverCert)
+	cfg := config.Pool{Name: "alpha", Timeout: 2 * time.Second, BackendTLS: true, BackendTLSCAFile: ca.file}
+	d, err := newDialer(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := d.dial(t.Context(), addr)
+	if err == nil {
+		nc.Close()
+		t.Fatal("dial to a server with an expired certificate succeeded")
+	}
+	for _, want := range []string{"CN=redis-7", "to " + expired.UTC().Format(time.RFC3339), "expired"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("dial error %q does not say %q", err, want)
+		}
 	}
 }
