@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -280,5 +281,48 @@ func TestPHPMemcachedSessionsOverBackendTLS(t *testing.T) {
 	done := regexp.MustCompile(`msg="resync done" pool=mc node=` + regexp.QuoteMeta(cl.nodes[1].Addr()) + ` reason="full resync" keys=([1-9][0-9]*) .*failed_sources=0 err=<nil>`)
 	if !done.MatchString(cl.proxy.Output()) {
 		t.Errorf("the log shows no full resync of m2 from every source:\n%s", cl.proxy.Output())
+	}
+}
+
+// TestConfigCheckLoadsBackendTLSFiles: "sessionproxy -t" loads the backend
+// TLS files: it passes with a CA, a certificate and its key, and fails,
+// naming the file, line and key, on a key of another certificate or a
+// missing CA file.
+func TestConfigCheckLoadsBackendTLSFiles(t *testing.T) {
+	ca := harness.NewTestCA(t)
+	cert, key := ca.Issue(t, "sessionproxy", "127.0.0.1")
+	_, otherKey := ca.Issue(t, "other", "127.0.0.1")
+	dir := t.TempDir()
+	conf := func(name, caFile, keyFile string) string {
+		path := dir + "/" + name + ".yml"
+		text := fmt.Sprintf("sessions:\n  listen: 127.0.0.1:%d\n  redis: true\n  backend_tls: true\n  backend_tls_ca_file: %s\n  backend_tls_cert_file: %s\n  backend_tls_key_file: %s\n  servers:\n   - 127.0.0.1:6379:1 r1\n",
+			harness.FreePort(t), caFile, cert, keyFile)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if out, code := harness.RunProxy(t, "-t", "-c", conf("good", ca.CAFile, key)); code != 0 {
+		t.Fatalf("sessionproxy -t with valid backend TLS files exited %d:\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		name, caFile, keyFile string
+		line                  int
+		want                  []string
+	}{
+		{"key of another certificate", ca.CAFile, otherKey, 6, []string{`key "backend_tls_cert_file"`, "private key does not match public key"}},
+		{"missing CA file", dir + "/nope.crt", key, 5, []string{`key "backend_tls_ca_file"`, "nope.crt: no such file or directory"}},
+	} {
+		path := conf(strings.ReplaceAll(tc.name, " ", "_"), tc.caFile, tc.keyFile)
+		out, code := harness.RunProxy(t, "-t", "-c", path)
+		if code == 0 {
+			t.Errorf("%s: sessionproxy -t exited 0:\n%s", tc.name, out)
+			continue
+		}
+		for _, want := range append(tc.want, fmt.Sprintf("%s:%d:", path, tc.line)) {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: the error does not say %q:\n%s", tc.name, want, out)
+			}
+		}
 	}
 }
