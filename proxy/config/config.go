@@ -166,20 +166,6 @@ type Pool struct {
 	// server, from resync_rate:, for operators who would rather keep client
 	// latency than restore redundancy quickly. 0 (the default) means no cap.
 	ResyncRate int
-	// ClientIdleTimeout closes a client that sends nothing for this long,
-	// from client_idle_timeout: in milliseconds, like Redis's timeout.
-	// Default 0: never.
-	ClientIdleTimeout time.Duration
-	// ClientRequestTimeout drops, with its connection, a request still
-	// incomplete this long after its first byte arrived, from
-	// client_request_timeout: in milliseconds. 0 means never. Default
-	// 10000ms.
-	ClientRequestTimeout time.Duration
-	// ClientOutputBufferLimit closes a client whose replies waiting to be
-	// written grow past it, in bytes, from client_output_buffer_limit:, like
-	// Redis's client-output-buffer-limit. Default 64 MiB.
-	ClientOutputBufferLimit int
-
 	// BackendTLS makes every connection to the servers TLS, from
 	// backend_tls:. Default false.
 	BackendTLS bool
@@ -196,6 +182,19 @@ type Pool struct {
 	// valid for, from backend_tls_server_name:. Default "": each server's
 	// host, as written in servers:.
 	BackendTLSServerName string
+	// ClientIdleTimeout closes a client that sends nothing for this long,
+	// from client_idle_timeout: in milliseconds, like Redis's timeout.
+	// Default 0: never.
+	ClientIdleTimeout time.Duration
+	// ClientRequestTimeout drops, with its connection, a request still
+	// incomplete this long after its first byte arrived, from
+	// client_request_timeout: in milliseconds. 0 means never. Default
+	// 10000ms.
+	ClientRequestTimeout time.Duration
+	// ClientOutputBufferLimit closes a client whose replies waiting to be
+	// written grow past it, in bytes, from client_output_buffer_limit:, like
+	// Redis's client-output-buffer-limit. Default 64 MiB.
+	ClientOutputBufferLimit int
 
 	// Line is the line of the pool's name in the file.
 	Line int

@@ -66,6 +66,11 @@ var keys = []key{
 	}},
 	intKey("max_missed_keys", "", 1, func(p *Pool) *int { return &p.MaxMissedKeys }, ""),
 	intKey("resync_rate", "", 0, func(p *Pool) *int { return &p.ResyncRate }, ""),
+	boolKey("backend_tls", func(p *Pool) *bool { return &p.BackendTLS }),
+	textKey("backend_tls_ca_file", func(p *Pool) *string { return &p.BackendTLSCAFile }),
+	textKey("backend_tls_cert_file", func(p *Pool) *string { return &p.BackendTLSCertFile }),
+	textKey("backend_tls_key_file", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
+	textKey("backend_tls_server_name", func(p *Pool) *string { return &p.BackendTLSServerName }),
 	optionalMillisKey("client_idle_timeout", func(p *Pool) *time.Duration { return &p.ClientIdleTimeout }),
 	optionalMillisKey("client_request_timeout", func(p *Pool) *time.Duration { return &p.ClientRequestTimeout }),
 	{name: "client_output_buffer_limit", parse: func(b *poolParser, n *yaml.Node) {
@@ -75,11 +80,6 @@ var keys = []key{
 		}
 	}},
 	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
-	boolKey("backend_tls", func(p *Pool) *bool { return &p.BackendTLS }),
-	textKey("backend_tls_ca_file", func(p *Pool) *string { return &p.BackendTLSCAFile }),
-	textKey("backend_tls_cert_file", func(p *Pool) *string { return &p.BackendTLSCertFile }),
-	textKey("backend_tls_key_file", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
-	textKey("backend_tls_server_name", func(p *Pool) *string { return &p.BackendTLSServerName }),
 }
 
 // keyIndex finds a key by name.

@@ -362,13 +362,13 @@ func (b *poolParser) check() {
 	}
 
 	b.checkPlacement()
-	b.checkBackendTLS()
 
 	// A user name alone cannot log in: redis-server would answer WRONGPASS
 	// to every connection.
 	if e, ok := b.seen["redis_auth_user"]; ok && b.pool.RedisAuthUser != "" && b.pool.RedisAuth == "" && !b.bad["redis_auth"] {
 		b.failKey(e.value.Line, "redis_auth_user", `needs redis_auth, the user's password (set redis_auth, or remove redis_auth_user to log in as the default user)`)
 	}
+	b.checkBackendTLS()
 
 	// redis: is twemproxy's switch; protocol: says the same in words. Both
 	// may be written, but must agree.
