@@ -195,7 +195,8 @@ func tlsText(t *testing.T, addr string, c *tls.Config) *mcText {
 
 // TestPHPMemcachedSessionsOverBackendTLS: php-memcached talks plain text to
 // the proxy, which talks TLS to memcached (-Z): the session flow works,
-// survives the kill of a server holding the session, and a server
+// survives the kill of a server holding the session, `stats items` sums
+// the servers' counts, and a server
 // restarted empty is refilled over TLS by the resync (lru_crawler
 // metadump on a TLS connection).
 func TestPHPMemcachedSessionsOverBackendTLS(t *testing.T) {
@@ -251,6 +252,10 @@ func TestPHPMemcachedSessionsOverBackendTLS(t *testing.T) {
 		if r := c.do(fmt.Sprintf("set %ss%04d 0 3600 2\r\nv%d\r\n", prefix, i, i%10)); r != "STORED\r\n" {
 			t.Fatalf("set: %q", r)
 		}
+	}
+	// `stats items` is summed over the servers, through TLS fan-out.
+	if r := c.do("stats items\r\n"); !regexp.MustCompile(`STAT items:\d+:number [1-9]`).MatchString(r) {
+		t.Errorf("stats items through the proxy counts no item:\n%s", r)
 	}
 	holds := func(m *harness.Memcached) int {
 		dc := tlsText(t, m.Addr(), direct)
