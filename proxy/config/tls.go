@@ -35,8 +35,6 @@ func parseListenTLSKey(b *poolParser, n *yaml.Node) {
 	b.pool.ListenTLS = addr
 }
 
-var tlsVersions = []string{"1.2", "1.3"}
-
 func parseTLSMinVersionKey(b *poolParser, n *yaml.Node) {
 	s, ok := b.scalar(n, `"1.2" or "1.3"`)
 	if !ok {

@@ -246,7 +246,11 @@ func (l *Listener) acceptLoop(ln net.Listener, tlsConfig *tls.Config, serve func
 			if tlsConfig != nil {
 				tc, err := l.handshake(nc, tlsConfig)
 				if err != nil {
-					handshakeFailed.Warn(slog.String("peer", nc.RemoteAddr().String()), slog.Any("err", err))
+					// A connection closed before its first byte is a
+					// load balancer's port check, not worth a line.
+					if !errors.Is(err, io.EOF) {
+						handshakeFailed.Warn(slog.String("peer", nc.RemoteAddr().String()), slog.Any("err", err))
+					}
 					l.stats.CountEnd(err)
 					return
 				}
