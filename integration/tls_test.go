@@ -375,3 +375,22 @@ func TestTLSClientIdleTimeoutAndShutdown(t *testing.T) {
 		t.Fatalf("shutdown with a TLS client connected: exit %d\n%s", code, cl.proxy.Output())
 	}
 }
+
+// tls_min_version: "1.3" refuses TLS 1.2 clients.
+func TestTLSMinVersion(t *testing.T) {
+	ca := harness.NewTestCA(t)
+	cl, _, _ := startTLSCluster(t, ca, "tls_min_version: \"1.3\"\n")
+	old := trusting(t, ca, "", "")
+	old.MaxVersion = tls.VersionTLS12
+	if rc, err := harness.DialRawTLS(t, cl.proxy.Addr(), old); err == nil {
+		r, err := rc.Do("PING")
+		t.Fatalf("a TLS 1.2 client was served: %v, %v", r, err)
+	}
+	rc, err := harness.DialRawTLS(t, cl.proxy.Addr(), trusting(t, ca, "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := rc.TLSState().Version; v != tls.VersionTLS13 {
+		t.Fatalf("negotiated version %x, want TLS 1.3", v)
+	}
+}
