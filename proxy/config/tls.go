@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -27,9 +28,13 @@ func parseListenTLSKey(b *poolParser, n *yaml.Node) {
 	if !ok {
 		return
 	}
-	addr, _, err := parseListen(s)
+	addr, perm, err := parseListen(s)
 	if err != nil {
 		b.fail(n, "%v", err)
+		return
+	}
+	if perm != 0 {
+		b.fail(n, "a unix socket of listen_tls takes no file mode (remove %q; the umask sets it)", strings.TrimPrefix(s, addr))
 		return
 	}
 	b.pool.ListenTLS = addr

@@ -48,6 +48,8 @@ func TestParseTLS(t *testing.T) {
 			err: `test.yml:4: pool "alpha": key "tls_client_ca_file": ` + key + ` holds no PEM certificate`},
 		{name: "listen_tls same as listen", yaml: pool("listen_tls: 127.0.0.1:22121", "tls_cert_file: "+cert, "tls_key_file: "+key),
 			err: `test.yml:2: pool "alpha": key "listen_tls": 127.0.0.1:22121 is also the pool's listen address`},
+		{name: "listen_tls unix socket with a mode", yaml: pool("listen_tls: /tmp/tls.sock 0660", "tls_cert_file: "+cert, "tls_key_file: "+key),
+			err: `test.yml:2: pool "alpha": key "listen_tls": a unix socket of listen_tls takes no file mode (remove " 0660"; the umask sets it)`},
 		{name: "empty path", yaml: pool(`tls_cert_file: ""`, "tls_key_file: "+key),
 			err: `test.yml:2: pool "alpha": key "tls_cert_file": the path is empty`},
 	}
