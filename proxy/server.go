@@ -11,6 +11,7 @@ import (
 
 	"sessionproxy/proxy/config"
 	"sessionproxy/proxy/internal/backend"
+	"sessionproxy/proxy/internal/certs"
 	"sessionproxy/proxy/internal/mcfront"
 	"sessionproxy/proxy/internal/netio"
 	"sessionproxy/proxy/internal/redisfront"
@@ -45,6 +46,7 @@ type Server struct {
 type poolServer struct {
 	p     *backend.Pool
 	ln    *netio.Listener
+	certs *certs.Store // nil without TLS
 	front interface {
 		Serve(nc net.Conn, id int64)
 	}
@@ -69,12 +71,17 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 		if err != nil {
 			return nil, err
 		}
-		ln := netio.NewListener(netio.ListenConfig{
+		lc := netio.ListenConfig{
 			Pool: pc.Name, Addr: pc.Listen, Perm: pc.ListenPerm,
 			KeepAlive: pc.TCPKeepalive, ReusePort: pc.ReusePort,
 			MaxClients: pc.ClientConnections, Slots: slots, Refusal: refusal(pc),
 			Log: s.log.With("pool", pc.Name),
-		})
+		}
+		store, err := listenerTLS(pc, &lc, s.log)
+		if err != nil {
+			return nil, err
+		}
+		ln := netio.NewListener(lc)
 		limits := netio.ClientLimits{
 			// A client that reads no replies is dropped after this long.
 			WriteTimeout:   max(pc.Timeout, 5*time.Second),
@@ -83,7 +90,7 @@ func New(ctx context.Context, pools []config.Pool, opts Options) (*Server, error
 			Draining:       ln.Draining,
 			Traffic:        ln.Stats(),
 		}
-		ps := &poolServer{p: p, ln: ln}
+		ps := &poolServer{p: p, ln: ln, certs: store}
 		// Without a stats port nothing can read the request counters and
 		// latency histograms: the pool keeps none (pm nil counts nothing).
 		var pm *stats.Pool
@@ -141,6 +148,9 @@ func (s *Server) Start() error {
 		ps.ln.Serve(ps.front.Serve)
 		cfg := ps.p.Config()
 		s.log.Info("pool listening", "pool", cfg.Name, "listen", ps.ln.Addr(), "servers", ps.p.Len(), "replicas", cfg.Replicas)
+		if ps.ln.TLSAddr() != "" {
+			s.log.Info("pool listening for TLS clients", "pool", cfg.Name, "listen_tls", ps.ln.TLSAddr())
+		}
 	}
 	if s.opts.StatsAddr != "" {
 		s.stats.Serve()

@@ -91,11 +91,11 @@ func run() int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go handleHangups(ctx, hup, log, logs)
 	srv, err := proxy.New(context.Background(), pools, proxy.Options{Version: version, Logger: log, StatsAddr: statsAddr})
 	if err != nil {
 		return fail(err)
 	}
+	go handleHangups(ctx, hup, log, logs, srv.ReloadCertificates)
 	if err := srv.Start(); err != nil {
 		return fail(err)
 	}
@@ -120,14 +120,18 @@ func run() int {
 
 // handleHangups answers the SIGHUPs received on hup until ctx ends.
 // Operators send it to twemproxy-like proxies expecting a log reopen
-// (logrotate) or a reload. The log file, if any, is reopened; configuration
-// reload does not exist yet, which is logged.
-func handleHangups(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, logs *logFile) {
+// (logrotate) or a reload. The log file, if any, is reopened and TLS
+// certificates are read again (reloadCertificates); configuration reload
+// does not exist yet, which is logged.
+func handleHangups(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, logs *logFile, reloadCertificates func() error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+		}
+		if err := reloadCertificates(); err != nil {
+			log.Error("SIGHUP: TLS certificates not reloaded", "err", err)
 		}
 		if logs == nil {
 			log.Warn("SIGHUP received and ignored: configuration reload is not supported; restart to apply a new configuration")

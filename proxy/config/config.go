@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"os"
 	"time"
 )
@@ -196,6 +197,23 @@ type Pool struct {
 	// Redis's client-output-buffer-limit. Default 64 MiB.
 	ClientOutputBufferLimit int
 
+	// ListenTLS, from listen_tls:, is a second address serving the pool's
+	// clients over TLS while Listen stays plain. Default "": with
+	// TLSCertFile set, Listen itself is TLS-only.
+	ListenTLS string
+	// TLSCertFile and TLSKeyFile are the PEM certificate (with its chain)
+	// and private key clients are shown, from tls_cert_file: and
+	// tls_key_file:. Default "": no TLS. Read again on SIGHUP.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile, from tls_client_ca_file:, requires every TLS client
+	// to present a certificate signed by one of its CAs. Default "": no
+	// client certificate asked.
+	TLSClientCAFile string
+	// TLSMinVersion is the oldest TLS version accepted, tls.VersionTLS12
+	// (the default) or tls.VersionTLS13, from tls_min_version: "1.2" or
+	// "1.3".
+	TLSMinVersion uint16
+
 	// Line is the line of the pool's name in the file.
 	Line int
 	// ListenLine is the line of the listen: value.
@@ -240,6 +258,7 @@ func newPool(name string, line int) Pool {
 		ItemSizeMax:             defaultItemSizeMax,
 		MaxMissedKeys:           defaultMaxMissedKeys,
 		ClientRequestTimeout:    defaultClientRequestTimeout,
+		TLSMinVersion:           tls.VersionTLS12,
 		ClientOutputBufferLimit: defaultClientOutputBufferLimit,
 		Scripts:                 ScriptsSafe,
 		Line:                    line,

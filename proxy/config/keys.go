@@ -80,6 +80,11 @@ var keys = []key{
 		}
 	}},
 	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
+	{name: "listen_tls", parse: parseListenTLSKey},
+	pathKey("tls_cert_file", func(p *Pool) *string { return &p.TLSCertFile }),
+	pathKey("tls_key_file", func(p *Pool) *string { return &p.TLSKeyFile }),
+	pathKey("tls_client_ca_file", func(p *Pool) *string { return &p.TLSClientCAFile }),
+	{name: "tls_min_version", parse: parseTLSMinVersionKey},
 }
 
 // keyIndex finds a key by name.

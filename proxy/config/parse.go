@@ -362,6 +362,7 @@ func (b *poolParser) check() {
 	}
 
 	b.checkPlacement()
+	b.checkTLS()
 
 	// A user name alone cannot log in: redis-server would answer WRONGPASS
 	// to every connection.

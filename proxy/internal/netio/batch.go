@@ -64,6 +64,18 @@ var ErrRequestTimeout = errors.New("request incomplete after client_request_time
 // ErrIdleTimeout ends a connection idle for ClientLimits.IdleTimeout.
 var ErrIdleTimeout = errors.New("idle for client_idle_timeout")
 
+// ErrTLSOnPlainPort ends a connection whose first bytes are a TLS
+// handshake: parsed as requests they would get an error reply the TLS
+// client would take for a broken server hello, so nothing is answered.
+var ErrTLSOnPlainPort = errors.New("TLS handshake on a plain-text port")
+
+// looksLikeClientHello reports whether buf starts like a TLS handshake
+// record (content type 22, version 3.x), what a TLS client sends first. No
+// RESP or memcached request starts with byte 0x16.
+func looksLikeClientHello(buf []byte) bool {
+	return len(buf) >= 2 && buf[0] == 0x16 && buf[1] == 0x03
+}
+
 // Serve runs a client connection until it closes, fails, or the session
 // is Closing, and returns why it ended (nil for a clean close). Everything
 // the client has sent is read (the socket is drained, so a pipeline arrives
@@ -85,6 +97,7 @@ func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 	defer func() { releaseBuffer(buf) }()
 	parsed := 0        // bytes the last round consumed
 	progressed := true // requests were consumed since the last read
+	first := true      // nothing has been read yet
 	for !b.Closing() {
 		var err error
 		// A round that stopped at its budget may have left complete
@@ -107,6 +120,10 @@ func Serve(nc net.Conn, lim ClientLimits, b Batch) error {
 			if len(buf) == 0 && err != nil {
 				return err
 			}
+			if first && looksLikeClientHello(buf) {
+				return ErrTLSOnPlainPort
+			}
+			first = false
 		}
 		parsed = b.Parse(buf)
 		// Bytes discarded from a refused request are no progress: it is

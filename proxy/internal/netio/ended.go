@@ -24,7 +24,7 @@ func (e *OutputLimitError) Error() string {
 // a second for each reason, with the count of clients it stands for: a
 // slow-request flood must not become a log flood. Safe for concurrent use.
 type ClientEndLog struct {
-	overLimit, slowRequest *ratelog.Limiter
+	overLimit, slowRequest, tlsOnPlain *ratelog.Limiter
 }
 
 // NewClientEndLog writes to log.
@@ -32,6 +32,7 @@ func NewClientEndLog(log *slog.Logger) *ClientEndLog {
 	return &ClientEndLog{
 		overLimit:   ratelog.New(log, time.Second, "client closed: output buffer limit reached", "clients"),
 		slowRequest: ratelog.New(log, time.Second, "client closed: request incomplete after client_request_timeout", "clients"),
+		tlsOnPlain:  ratelog.New(log, time.Second, "client closed: it started a TLS handshake on a plain-text port (use the pool's TLS address, or connect without TLS)", "clients"),
 	}
 }
 
@@ -45,5 +46,7 @@ func (l *ClientEndLog) Ended(peer net.Addr, err error) {
 		l.overLimit.Warn(slog.String("peer", peer.String()), slog.String("reason", err.Error()))
 	case errors.Is(err, ErrRequestTimeout):
 		l.slowRequest.Warn(slog.String("peer", peer.String()))
+	case errors.Is(err, ErrTLSOnPlainPort):
+		l.tlsOnPlain.Warn(slog.String("peer", peer.String()))
 	}
 }

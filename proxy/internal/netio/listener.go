@@ -2,6 +2,7 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,15 @@ type ListenConfig struct {
 	// before it is closed: the protocol's own words, since a client reads
 	// it as the reply to its first request.
 	Refusal []byte
-	Log     *slog.Logger
+	// TLS, when set, makes every connection to Addr a TLS server
+	// connection (to TLSAddr instead when that is set: Addr then stays
+	// plain, and both serve the pool); its
+	// handshake runs on the connection's goroutine, within
+	// HandshakeTimeout (10 s when 0), so a silent client holds up no one.
+	TLS              *tls.Config
+	TLSAddr          string
+	HandshakeTimeout time.Duration
+	Log              *slog.Logger
 }
 
 // ClientStats are a listener's counters of client connections.
@@ -75,6 +84,7 @@ func (s *ClientStats) CountEnd(err error) {
 type Listener struct {
 	cfg     ListenConfig
 	ln      net.Listener
+	tlsLn   net.Listener // the TLSAddr socket, nil without one
 	started time.Time
 	stats   ClientStats
 	nextID  atomic.Int64
@@ -104,6 +114,15 @@ func (l *Listener) Addr() string {
 		return l.cfg.Addr
 	}
 	return l.ln.Addr().String()
+}
+
+// TLSAddr is the address of the TLS socket beside the plain one, "" when
+// there is none.
+func (l *Listener) TLSAddr() string {
+	if l.tlsLn == nil {
+		return l.cfg.TLSAddr
+	}
+	return l.tlsLn.Addr().String()
 }
 
 // Started is when Listen succeeded.
@@ -140,6 +159,19 @@ func (l *Listener) Listen() error {
 			return fmt.Errorf("pool %s: chmod %s: %w", l.cfg.Pool, l.cfg.Addr, err)
 		}
 	}
+	if l.cfg.TLSAddr != "" {
+		tlsNetwork := "tcp"
+		if l.cfg.TLSAddr[0] == '/' {
+			tlsNetwork = "unix"
+			os.Remove(l.cfg.TLSAddr)
+		}
+		tlsLn, err := lc.Listen(context.Background(), tlsNetwork, l.cfg.TLSAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("pool %s: listen_tls %s: %w", l.cfg.Pool, l.cfg.TLSAddr, err)
+		}
+		l.tlsLn = tlsLn
+	}
 	l.ln = ln
 	l.started = time.Now()
 	return nil
@@ -149,19 +181,28 @@ func (l *Listener) Listen() error {
 // with a connection id unique in the listener; the connection is closed
 // when serve returns.
 func (l *Listener) Serve(serve func(nc net.Conn, id int64)) {
+	if l.tlsLn != nil {
+		l.wg.Add(2)
+		go l.acceptLoop(l.ln, nil, serve)
+		go l.acceptLoop(l.tlsLn, l.cfg.TLS, serve)
+		return
+	}
 	l.wg.Add(1)
-	go l.acceptLoop(serve)
+	go l.acceptLoop(l.ln, l.cfg.TLS, serve)
 }
 
-func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
+// acceptLoop accepts the connections of one socket; tlsConfig is nil for
+// a plain-text one.
+func (l *Listener) acceptLoop(ln net.Listener, tlsConfig *tls.Config, serve func(nc net.Conn, id int64)) {
 	defer l.wg.Done()
 	// When the process runs out of file descriptors, accept fails again on
 	// every retry for as long as the clients stay, and a flood is refused
 	// connection by connection: one line each would flood the log.
 	acceptFailed := ratelog.New(l.cfg.Log, time.Second, "accept failed", "count")
 	refused := ratelog.New(l.cfg.Log, time.Second, "client refused", "count")
+	handshakeFailed := ratelog.New(l.cfg.Log, time.Second, "TLS handshake failed (a plain-text client on a TLS port, an untrusted or missing client certificate, or an old TLS version)", "count")
 	for {
-		nc, err := l.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -201,9 +242,41 @@ func (l *Listener) acceptLoop(serve func(nc net.Conn, id int64)) {
 				l.cfg.Slots.release()
 				nc.Close()
 			}()
-			serve(nc, l.nextID.Add(1))
+			client := nc
+			if tlsConfig != nil {
+				tc, err := l.handshake(nc, tlsConfig)
+				if err != nil {
+					// A connection closed before its first byte is a
+					// load balancer's port check, not worth a line.
+					if !errors.Is(err, io.EOF) {
+						handshakeFailed.Warn(slog.String("peer", nc.RemoteAddr().String()), slog.Any("err", err))
+					}
+					l.stats.CountEnd(err)
+					return
+				}
+				client = tc
+			}
+			serve(client, l.nextID.Add(1))
 		}()
 	}
+}
+
+// handshake runs the TLS handshake of a new client connection, bounded in
+// time.
+func (l *Listener) handshake(nc net.Conn, tlsConfig *tls.Config) (*tls.Conn, error) {
+	timeout := l.cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	tc := tls.Server(nc, tlsConfig)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	// Drain may have set a deadline meanwhile to wake the connection; it
+	// stays, and the session's first read sees it.
+	return tc, nil
 }
 
 // Reasons a client is refused, in the log.
@@ -244,6 +317,9 @@ func (l *Listener) MaxClients() int {
 func (l *Listener) Close() {
 	if l.ln != nil {
 		l.ln.Close()
+	}
+	if l.tlsLn != nil {
+		l.tlsLn.Close()
 	}
 }
 
