@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -206,16 +207,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// ReloadBackendTLS reads every pool's backend TLS certificates and CA
-// again (on SIGHUP), for the connections to backends opened from now on.
-// A pool whose files fail to load keeps the ones it had; the error names
-// each such pool and file, and is logged.
-func (s *Server) ReloadBackendTLS() error {
+// reloadBackendTLS reads every pool's backend TLS certificates and CA
+// again, for the connections to backends opened from now on. A pool whose
+// files fail to load keeps the ones it had; the error names each such pool
+// and file.
+func (s *Server) reloadBackendTLS() error {
 	var errs []error
 	for _, ps := range s.pools {
 		if err := ps.p.ReloadTLS(); err != nil {
-			s.log.Error("backend TLS certificates not reloaded; the previous ones stay in use", "err", err)
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("backend TLS certificates not reloaded, the previous ones stay in use: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -44,12 +44,12 @@ func logCertificate(log *slog.Logger, pool string, p *certs.Pair) {
 	log.Info("TLS certificate loaded", "pool", pool, "certificate", p.Describe())
 }
 
-// ReloadCertificates reads every pool's TLS certificate files again (on
-// SIGHUP): new connections get the new certificates, open ones keep
-// theirs. A pool whose files do not load keeps its certificates, and the
-// error says which.
+// ReloadCertificates reads every pool's TLS files again (on SIGHUP), the
+// clients' side and the backends': new connections get the new
+// certificates, open ones keep theirs. A pool whose files do not load keeps
+// its certificates, and the error says which.
 func (s *Server) ReloadCertificates() error {
-	var errs []error
+	errs := []error{s.reloadBackendTLS()}
 	for _, ps := range s.pools {
 		if ps.certs == nil {
 			continue

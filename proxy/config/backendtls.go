@@ -2,13 +2,12 @@ package config
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"sessionproxy/proxy/internal/certs"
 )
 
 // textKey is a file name or host name: a non-empty string, shown in
@@ -39,7 +38,7 @@ func (b *poolParser) checkBackendTLS() {
 		return
 	}
 	if e, ok := b.seen["backend_tls_ca_file"]; ok && b.pool.BackendTLSCAFile != "" {
-		if _, err := loadCAFile(b.pool.BackendTLSCAFile); err != nil {
+		if _, err := certs.LoadCA(b.pool.BackendTLSCAFile); err != nil {
 			b.failKey(e.value.Line, "backend_tls_ca_file", "%v", err)
 		}
 	}
@@ -52,7 +51,7 @@ func (b *poolParser) checkBackendTLS() {
 	case hasKey && !hasCert:
 		b.failKey(keyFile.key.Line, "backend_tls_key_file", "needs backend_tls_cert_file, the key's certificate")
 	case hasCert:
-		if _, err := loadKeyPair(b.pool.BackendTLSCertFile, b.pool.BackendTLSKeyFile); err != nil {
+		if _, err := certs.LoadPair(b.pool.BackendTLSCertFile, b.pool.BackendTLSKeyFile, time.Now()); err != nil {
 			b.failKey(cert.value.Line, "backend_tls_cert_file", "%v", err)
 		}
 	}
@@ -68,54 +67,18 @@ func (p *Pool) BackendTLSConfig() (*tls.Config, error) {
 	}
 	c := &tls.Config{ServerName: p.BackendTLSServerName, MinVersion: tls.VersionTLS12}
 	if p.BackendTLSCAFile != "" {
-		roots, err := loadCAFile(p.BackendTLSCAFile)
+		roots, err := certs.LoadCA(p.BackendTLSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("backend_tls_ca_file: %w", err)
 		}
 		c.RootCAs = roots
 	}
 	if p.BackendTLSCertFile != "" {
-		pair, err := loadKeyPair(p.BackendTLSCertFile, p.BackendTLSKeyFile)
+		pair, err := certs.LoadPair(p.BackendTLSCertFile, p.BackendTLSKeyFile, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("backend_tls_cert_file: %w", err)
 		}
-		c.Certificates = []tls.Certificate{pair}
+		c.Certificates = []tls.Certificate{*pair.TLS}
 	}
 	return c, nil
-}
-
-// loadCAFile reads a PEM file of CA certificates.
-func loadCAFile(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s holds no PEM certificate (expected a CA certificate, -----BEGIN CERTIFICATE-----)", path)
-	}
-	return roots, nil
-}
-
-// loadKeyPair reads a certificate and its key, and refuses a pair whose key
-// does not match or whose certificate has expired: the server would refuse
-// the handshake with an alert that names neither.
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return pair, err
-		}
-		return pair, fmt.Errorf("%s with %s: %w", certFile, keyFile, err)
-	}
-	leaf := pair.Leaf
-	if leaf == nil {
-		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return pair, fmt.Errorf("%s: %w", certFile, err)
-		}
-	}
-	if now := time.Now(); now.After(leaf.NotAfter) {
-		return pair, fmt.Errorf("%s: certificate of %s expired at %s", certFile, leaf.Subject, leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
-	return pair, nil
 }

@@ -69,8 +69,8 @@ func TestBackendTLSKeys(t *testing.T) {
 		{"CA not PEM", []string{"backend_tls: true", "backend_tls_ca_file: " + notPEM}, `:3: pool "alpha": key "backend_tls_ca_file": ` + notPEM + ` holds no PEM certificate`},
 		{"cert without key", []string{"backend_tls: true", "backend_tls_cert_file: " + cert}, `:3: pool "alpha": key "backend_tls_cert_file": needs backend_tls_key_file`},
 		{"key without cert", []string{"backend_tls: true", "backend_tls_key_file: " + key}, `:3: pool "alpha": key "backend_tls_key_file": needs backend_tls_cert_file`},
-		{"key of another certificate", []string{"backend_tls: true", "backend_tls_cert_file: " + otherCert, "backend_tls_key_file: " + key}, `:3: pool "alpha": key "backend_tls_cert_file": ` + otherCert + ` with ` + key + `: tls: private key does not match public key`},
-		{"expired certificate", []string{"backend_tls: true", "backend_tls_cert_file: " + oldCert, "backend_tls_key_file: " + oldKey}, `:3: pool "alpha": key "backend_tls_cert_file": ` + oldCert + `: certificate of CN=old expired at`},
+		{"key of another certificate", []string{"backend_tls: true", "backend_tls_cert_file: " + otherCert, "backend_tls_key_file: " + key}, `:3: pool "alpha": key "backend_tls_cert_file": certificate ` + otherCert + ` with key ` + key + `: tls: private key does not match public key`},
+		{"expired certificate", []string{"backend_tls: true", "backend_tls_cert_file: " + oldCert, "backend_tls_key_file: " + oldKey}, `:3: pool "alpha": key "backend_tls_cert_file": certificate ` + oldCert + ` has expired (subject "CN=old"`},
 		{"empty server name", []string{"backend_tls: true", `backend_tls_server_name: ""`}, `:3: pool "alpha": key "backend_tls_server_name": is empty`},
 	}
 	for _, tt := range tests {
