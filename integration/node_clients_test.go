@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sessionproxy/integration/harness"
 )
 
 const nodeBinary = "/usr/bin/node"
@@ -130,5 +133,35 @@ func TestNodeMemcachedStoresThroughProxy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNodeRedisRedissThroughTLSPool: connect-redis over node-redis with a
+// rediss:// URL and the CA in socket.ca runs the session flow through a
+// pool that speaks TLS to its clients and to its Redis servers, and still
+// loses nothing when a server holding the session is killed.
+func TestNodeRedisRedissThroughTLSPool(t *testing.T) {
+	ca := harness.NewTestCA(t)
+	certFile, keyFile := ca.Issue(t, "proxy", "127.0.0.1", "localhost")
+	backendCert, backendKey := ca.Issue(t, "sessions-backend", "127.0.0.1")
+	cl := startCluster(t, clusterConfig{
+		redis: harness.RedisOptions{TLS: &harness.ServerTLS{CertFile: backendCert, KeyFile: backendKey, CAFile: ca.CAFile}},
+		extra: fmt.Sprintf("tls_cert_file: %s\ntls_key_file: %s\nbackend_tls: true\nbackend_tls_ca_file: %s\n",
+			certFile, keyFile, ca.CAFile),
+	})
+	t.Setenv("REDIS_TLS_CA", ca.CAFile)
+	const kind = "node-redis-tls"
+	nodeStoreLifecycle(t, kind, cl.proxy.Addr(), func(sid string) {
+		h := cl.holders(t.Context(), 0, "myapp:"+sid)
+		if len(h) != 2 {
+			t.Fatalf("session on backends %v, want 2", h)
+		}
+		cl.nodes[h[0]].Kill9()
+		cl.markDead(h[0])
+	})
+	runNode(t, kind, cl.proxy.Addr(), "set", "len1")
+	runNode(t, kind, cl.proxy.Addr(), "set", "len2")
+	if r := runNode(t, kind, cl.proxy.Addr(), "length", "x"); r.Length == nil || *r.Length != 2 {
+		t.Errorf("connect-redis length over SCAN through TLS: %+v, want 2", r)
 	}
 }

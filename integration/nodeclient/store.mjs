@@ -1,7 +1,9 @@
 // One step of express-session store work against sessionproxy, as its own
 // node process: node store.mjs KIND HOST:PORT STEP SID
-// KIND: node-redis (connect-redis) | ioredis | connect-memcached | memjs.
+// KIND: node-redis (connect-redis) | node-redis-tls (the same over rediss://,
+// trusting the CA file in $REDIS_TLS_CA) | ioredis | connect-memcached | memjs.
 // Prints one JSON line.
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const session = require("express-session");
@@ -21,10 +23,12 @@ function call(store, method, ...args) {
 }
 
 async function withStore(fn) {
-  if (kind === "node-redis") {
+  if (kind === "node-redis" || kind === "node-redis-tls") {
     const { createClient } = require("redis");
     const { RedisStore } = require("connect-redis");
-    const client = createClient({ url: `redis://${addr}` });
+    const client = createClient(kind === "node-redis"
+      ? { url: `redis://${addr}` }
+      : { url: `rediss://${addr}`, socket: { ca: readFileSync(process.env.REDIS_TLS_CA) } });
     await client.connect();
     try { return await fn(new RedisStore({ client, prefix: "myapp:" })); } finally { await client.quit(); }
   }
