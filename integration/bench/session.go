@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,13 +22,16 @@ import (
 // key, GET key_LOCK), writes it (SETEX key 1440 <value>, or EXPIRE key 1440
 // when unchanged: lazy_write, one request in four), releases the lock
 // (EVALSHA, EVAL after NOSCRIPT) and closes. Workers run Requests requests
-// in all over Sessions session ids.
+// in all over Sessions session ids. With TLS set, every request's
+// connection does a full TLS handshake, as a PHP request's does: PHP keeps
+// no TLS session from one request to the next.
 type SessionLoad struct {
 	Addr      string
 	Workers   int
 	Requests  int
 	Sessions  int
 	ValueSize int
+	TLS       *tls.Config // nil: plain TCP
 }
 
 // Describe is the run in the words of the docs' table.
@@ -90,8 +94,14 @@ func (l SessionLoad) Run(ctx context.Context) (Result, error) {
 // would retry, the benchmark goes on without the lock, as phpredis does
 // once its retries run out).
 func (l SessionLoad) request(ctx context.Context, sid, token string, value []byte, lazy bool) (ok bool, err error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", l.Addr)
+	var c net.Conn
+	if l.TLS != nil {
+		d := tls.Dialer{Config: l.TLS}
+		c, err = d.DialContext(ctx, "tcp", l.Addr)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", l.Addr)
+	}
 	if err != nil {
 		return false, err
 	}

@@ -1,7 +1,10 @@
 // Command bench is `make bench`. Its throughput part starts 3
 // redis-server and 3 memcached on loopback, nutcracker over them (ketama,
 // fnv1a_64) and sessionproxy over them with replicas: 1 and replicas: 2,
-// and measures every workload against each side by side in one run. Its
+// and measures every workload against each side by side in one run; for
+// its TLS rows, 3 redis-server serving TLS only and sessionproxy with TLS on
+// both sides over them, beside redis-server's own TLS and the same proxy
+// without TLS (tls.go). Its
 // resync part measures how fast a replicated pool refills a node that
 // restarted empty (resync.go). Each part writes its results between its own
 // markers in docs/benchmarks.md (or prints them with -out -), so running

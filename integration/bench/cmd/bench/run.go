@@ -18,6 +18,9 @@ type target struct {
 	redis string // RESP address, "" when it has none
 	mc    string // memcached address (text; binary too unless textOnly)
 	pid   int    // the proxy's process: CPU time and the memory probe; 0 for none
+	// caFile is the CA a client trusts when the target serves TLS on its
+	// RESP address; "" for plain TCP.
+	caFile string
 
 	textOnly bool // nutcracker speaks no memcached binary protocol
 }
@@ -45,13 +48,16 @@ func run(tb testing.TB, o options) string {
 	sp1 := harness.StartProxyArgs(tb, proxyConfig(tb, 1, redises, mcs), stats()...)
 	sp2 := harness.StartProxyArgs(tb, proxyConfig(tb, 2, redises, mcs), stats()...)
 	sp1NoStats := harness.StartProxy(tb, proxyConfig(tb, 1, redises, mcs))
+	r1 := target{name: spR1, redis: sp1.Addrs()[0], mc: sp1.Addrs()[1], pid: sp1.PID()}
 	targets := []target{
 		{name: direct, redis: redises[0], mc: mcs[0]},
 		nc,
-		{name: spR1, redis: sp1.Addrs()[0], mc: sp1.Addrs()[1], pid: sp1.PID()},
+		r1,
 		{name: spR2, redis: sp2.Addrs()[0], mc: sp2.Addrs()[1], pid: sp2.PID()},
 		{name: spR1NoStats, redis: sp1NoStats.Addrs()[0], mc: sp1NoStats.Addrs()[1], pid: sp1NoStats.PID()},
 	}
+
+	tlsTargets := startTLSTargets(tb, r1)
 
 	var md strings.Builder
 	fmt.Fprintf(&md, "Run of %s; every figure is the median of %d runs, the order of the targets rotating between runs.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), o.rounds)
@@ -60,6 +66,7 @@ func run(tb testing.TB, o options) string {
 	md.WriteString(redisBenchmarks(tb, o, targets, &goals))
 	md.WriteString(memcacheBenchmarks(tb, o, targets, &goals))
 	md.WriteString(sessionBenchmarks(tb, o, targets))
+	md.WriteString(tlsBenchmarks(tb, o, tlsTargets))
 	md.WriteString(memory(tb, o, targets, &goals))
 	md.WriteString(goals.String())
 	return md.String()
