@@ -4,9 +4,8 @@
 // and measures every workload against each side by side in one run; for
 // its TLS rows, 3 redis-server serving TLS only and sessionproxy with TLS on
 // both sides over them, beside redis-server's own TLS and the same proxy
-// without TLS (tls.go). Its
-// resync part measures how fast a replicated pool refills a node that
-// restarted empty (resync.go). Each part writes its results between its own
+// without TLS (tls.go). Its resync part measures how fast a replicated
+// pool refills a node that restarted empty (resync.go). Each part writes its results between its own
 // markers in docs/benchmarks.md (or prints them with -out -), so running
 // one part leaves the other's figures in place.
 //
