@@ -131,6 +131,28 @@ func ketamaDigestPoints(label string) [4]uint32 {
 	return v
 }
 
+// weightedKetamaPoints is the continuum twemproxy and libmemcached's
+// weighted ketama build over the live servers: each server gets
+// weightedPointCount points, four per md5 digest of "<label>-<i>"
+// (ketamaDigestPoints), where label names the server.
+func weightedKetamaPoints(servers []Server, liveIdx []int, label func(Server) string) []continuumPoint {
+	total := 0
+	for _, i := range liveIdx {
+		total += servers[i].Weight
+	}
+	var points []continuumPoint
+	for _, i := range liveIdx {
+		l := label(servers[i])
+		n := weightedPointCount(servers[i].Weight, total, len(liveIdx))
+		for d := range n / 4 {
+			for _, v := range ketamaDigestPoints(l + "-" + strconv.Itoa(d)) {
+				points = append(points, continuumPoint{value: v, server: i})
+			}
+		}
+	}
+	return points
+}
+
 // weightedPointCount is the number of points a server of weight w gets out
 // of 160 per live server, in multiples of 4: floor(w/total*160/4*nlive)*4,
 // computed in float32 as both twemproxy and libmemcached do, so a server
