@@ -150,16 +150,9 @@ func stringKey(name, proto string, field func(*Pool) *string) key {
 }
 
 func parseListenKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "host:port or a unix socket path")
-	if !ok {
-		return
+	if addr, perm, ok := b.listen(n); ok {
+		b.pool.Listen, b.pool.ListenPerm = addr, perm
 	}
-	addr, perm, err := parseListen(s)
-	if err != nil {
-		b.fail(n, "%v", err)
-		return
-	}
-	b.pool.Listen, b.pool.ListenPerm = addr, perm
 }
 
 func parseHashKey(b *poolParser, n *yaml.Node) {

@@ -152,6 +152,21 @@ func parseSize(s string) (int64, error) {
 	return v * mul, nil
 }
 
+// listen reads a listen address, host:port or a unix socket path with an
+// optional file mode (parseListen).
+func (b *poolParser) listen(n *yaml.Node) (addr string, perm os.FileMode, ok bool) {
+	s, ok := b.scalar(n, "host:port or a unix socket path")
+	if !ok {
+		return "", 0, false
+	}
+	addr, perm, err := parseListen(s)
+	if err != nil {
+		b.fail(n, "%v", err)
+		return "", 0, false
+	}
+	return addr, perm, true
+}
+
 // parseListen reads a listen: value: "host:port", or like twemproxy an
 // absolute unix socket path with an optional octal mode, "/path/sock 0666".
 // It returns the address normalized for net.Listen.
