@@ -67,10 +67,10 @@ var keys = []key{
 	intKey("max_missed_keys", "", 1, func(p *Pool) *int { return &p.MaxMissedKeys }, ""),
 	intKey("resync_rate", "", 0, func(p *Pool) *int { return &p.ResyncRate }, ""),
 	boolKey("backend_tls", func(p *Pool) *bool { return &p.BackendTLS }),
-	textKey("backend_tls_ca_file", func(p *Pool) *string { return &p.BackendTLSCAFile }),
-	textKey("backend_tls_cert_file", func(p *Pool) *string { return &p.BackendTLSCertFile }),
-	textKey("backend_tls_key_file", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
-	textKey("backend_tls_server_name", func(p *Pool) *string { return &p.BackendTLSServerName }),
+	textKey("backend_tls_ca_file", "a file path", func(p *Pool) *string { return &p.BackendTLSCAFile }),
+	textKey("backend_tls_cert_file", "a file path", func(p *Pool) *string { return &p.BackendTLSCertFile }),
+	textKey("backend_tls_key_file", "a file path", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
+	textKey("backend_tls_server_name", "a host name", func(p *Pool) *string { return &p.BackendTLSServerName }),
 	optionalMillisKey("client_idle_timeout", func(p *Pool) *time.Duration { return &p.ClientIdleTimeout }),
 	optionalMillisKey("client_request_timeout", func(p *Pool) *time.Duration { return &p.ClientRequestTimeout }),
 	{name: "client_output_buffer_limit", parse: func(b *poolParser, n *yaml.Node) {
@@ -81,9 +81,9 @@ var keys = []key{
 	}},
 	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
 	{name: "listen_tls", parse: parseListenTLSKey},
-	pathKey("tls_cert_file", func(p *Pool) *string { return &p.TLSCertFile }),
-	pathKey("tls_key_file", func(p *Pool) *string { return &p.TLSKeyFile }),
-	pathKey("tls_client_ca_file", func(p *Pool) *string { return &p.TLSClientCAFile }),
+	textKey("tls_cert_file", "a file path", func(p *Pool) *string { return &p.TLSCertFile }),
+	textKey("tls_key_file", "a file path", func(p *Pool) *string { return &p.TLSKeyFile }),
+	textKey("tls_client_ca_file", "a file path", func(p *Pool) *string { return &p.TLSClientCAFile }),
 	{name: "tls_min_version", parse: parseTLSMinVersionKey},
 }
 
@@ -146,6 +146,21 @@ func stringKey(name, proto string, field func(*Pool) *string) key {
 			return
 		}
 		*field(&b.pool) = n.Value
+	}}
+}
+
+// textKey is a file path or a host name: a non-empty string, shown in
+// messages (unlike stringKey's passwords). want says what it is, "a file
+// path" or "a host name".
+func textKey(name, want string, field func(*Pool) *string) key {
+	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
+		if s, ok := b.scalar(n, want); ok {
+			if s == "" {
+				b.fail(n, "is empty (expected %s, or remove the key)", want)
+				return
+			}
+			*field(&b.pool) = s
+		}
 	}}
 }
 

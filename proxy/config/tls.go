@@ -10,19 +10,6 @@ import (
 	"sessionproxy/proxy/internal/certs"
 )
 
-// pathKey is a file name.
-func pathKey(name string, field func(*Pool) *string) key {
-	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
-		if s, ok := b.scalar(n, "a file path"); ok {
-			if s == "" {
-				b.fail(n, "the path is empty (expected a file path, or remove the key)")
-				return
-			}
-			*field(&b.pool) = s
-		}
-	}}
-}
-
 func parseListenTLSKey(b *poolParser, n *yaml.Node) {
 	addr, perm, ok := b.listen(n)
 	if !ok {
