@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ var keys = []key{
 	intKey("server_failure_limit", "", 0, func(p *Pool) *int { return &p.ServerFailureLimit }, ""),
 	{name: "servers", parse: parseServersKey},
 
-	{name: "protocol", parse: parseProtocolKey},
+	choiceKey("protocol", "", "protocol", []string{ProtocolRedis, ProtocolMemcache}, func(p *Pool) *string { return &p.Protocol }),
 	stringKey("hash_skip_prefix", "", func(p *Pool) *string { return &p.HashSkipPrefix }),
 	intKey("replicas", "", 1, func(p *Pool) *int { return &p.Replicas }, "every key needs at least one server; 1 is twemproxy's behaviour"),
 	{name: "auth", parse: parseAuthKey},
@@ -79,7 +80,7 @@ var keys = []key{
 			b.pool.ClientOutputBufferLimit = int(v)
 		}
 	}},
-	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
+	choiceKey("scripts", ProtocolRedis, "value", []string{ScriptsSafe, ScriptsAny}, func(p *Pool) *string { return &p.Scripts }),
 	{name: "listen_tls", parse: parseListenTLSKey},
 	textKey("tls_cert_file", "a file path", func(p *Pool) *string { return &p.TLSCertFile }),
 	textKey("tls_key_file", "a file path", func(p *Pool) *string { return &p.TLSKeyFile }),
@@ -146,6 +147,24 @@ func stringKey(name, proto string, field func(*Pool) *string) key {
 			return
 		}
 		*field(&b.pool) = n.Value
+	}}
+}
+
+// choiceKey is one of a few words, choices, named in messages as "a or b".
+// what is the noun of the message about any other word ("unknown protocol
+// ...").
+func choiceKey(name, proto, what string, choices []string, field func(*Pool) *string) key {
+	want := strings.Join(choices, " or ")
+	return key{name: name, proto: proto, parse: func(b *poolParser, n *yaml.Node) {
+		s, ok := b.scalar(n, want)
+		if !ok {
+			return
+		}
+		if !slices.Contains(choices, s) {
+			b.fail(n, "unknown %s %q (expected %s%s)", what, s, want, didYouMean(s, choices))
+			return
+		}
+		*field(&b.pool) = s
 	}}
 }
 
@@ -218,34 +237,6 @@ func parseDistributionKey(b *poolParser, n *yaml.Node) {
 
 // distributionNames lists the names sharding.ParseDistribution accepts.
 func distributionNames() []string { return sharding.DistributionNames() }
-
-var protocols = []string{ProtocolRedis, ProtocolMemcache}
-
-func parseProtocolKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "redis or memcache")
-	if !ok {
-		return
-	}
-	if s != ProtocolRedis && s != ProtocolMemcache {
-		b.fail(n, "unknown protocol %q (expected redis or memcache%s)", s, didYouMean(s, protocols))
-		return
-	}
-	b.pool.Protocol = s
-}
-
-var scriptsValues = []string{ScriptsSafe, ScriptsAny}
-
-func parseScriptsKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "safe or any")
-	if !ok {
-		return
-	}
-	if s != ScriptsSafe && s != ScriptsAny {
-		b.fail(n, "unknown value %q (expected safe or any%s)", s, didYouMean(s, scriptsValues))
-		return
-	}
-	b.pool.Scripts = s
-}
 
 func parseServersKey(b *poolParser, n *yaml.Node) {
 	const want = "host:port:weight [name]"
