@@ -240,12 +240,7 @@ func distributionNames() []string { return sharding.DistributionNames() }
 
 func parseServersKey(b *poolParser, n *yaml.Node) {
 	const want = "host:port:weight [name]"
-	if n.Kind != yaml.SequenceNode {
-		b.fail(n, "expected a list of servers (- %s), got %s", want, kindName(n))
-		return
-	}
-	if len(n.Content) == 0 {
-		b.fail(n, "the list is empty (expected at least one server, - %s)", want)
+	if !b.collection(n, yaml.SequenceNode, "a list of servers (- "+want+")", "expected at least one server, - "+want) {
 		return
 	}
 	byAddr := map[string]int{}

@@ -26,6 +26,25 @@ func (b *poolParser) scalar(n *yaml.Node, want string) (string, bool) {
 	return "", false
 }
 
+// collection checks that n is a list or a map, as kind says, with at least
+// one entry: "expected <want>, got ..." otherwise, or "the list (map) is
+// empty (<ifEmpty>)".
+func (b *poolParser) collection(n *yaml.Node, kind yaml.Kind, want, ifEmpty string) bool {
+	if n.Kind != kind {
+		b.fail(n, "expected %s, got %s", want, kindName(n))
+		return false
+	}
+	if len(n.Content) == 0 {
+		noun := "list"
+		if kind == yaml.MappingNode {
+			noun = "map"
+		}
+		b.fail(n, "the %s is empty (%s)", noun, ifEmpty)
+		return false
+	}
+	return true
+}
+
 // boolean reads true or false, in any case. twemproxy accepts only the
 // lower-case words; YAML also reads True and FALSE as booleans, so they are
 // taken too, but not yes/no/on/off, on which YAML 1.1 and 1.2 tools
