@@ -39,18 +39,5 @@ func libmemcachedKetamaPoints(servers []Server, liveIdx []int) []continuumPoint 
 
 // libmemcachedKetamaWeightedPoints is update_continuum with weighted ketama.
 func libmemcachedKetamaWeightedPoints(servers []Server, liveIdx []int) []continuumPoint {
-	total := 0
-	for _, i := range liveIdx {
-		total += servers[i].Weight
-	}
-	var points []continuumPoint
-	for _, i := range liveIdx {
-		n := weightedPointCount(servers[i].Weight, total, len(liveIdx))
-		for d := range n / 4 {
-			for _, v := range ketamaDigestPoints(libmemcachedLabel(servers[i], d)) {
-				points = append(points, continuumPoint{value: v, server: i})
-			}
-		}
-	}
-	return points
+	return weightedKetamaPoints(servers, liveIdx, func(s Server) string { return addressLabel(s.Host, s.Port) })
 }

@@ -3,7 +3,6 @@ package sharding
 import (
 	"bytes"
 	"hash/crc32"
-	"slices"
 	"strconv"
 )
 
@@ -39,42 +38,18 @@ const (
 // unspecified (about one pool in 30,000 has such a tie, and it moves at most
 // one bucket). The result is an index into servers.
 func peclConsistentLocator(servers []Server) func(key []byte) int {
-	type point struct {
-		value uint32
-		pos   int
-	}
-	var points []point
+	var points []continuumPoint
 	for pos, s := range servers {
 		for i := range s.Weight * peclPointsPerWeight {
-			points = append(points, point{crc32.ChecksumIEEE([]byte(s.Name + "-" + strconv.Itoa(i))), pos})
+			points = append(points, continuumPoint{crc32.ChecksumIEEE([]byte(s.Name + "-" + strconv.Itoa(i))), pos})
 		}
 	}
-	slices.SortStableFunc(points, func(a, b point) int {
-		switch {
-		case a.value < b.value:
-			return -1
-		case a.value > b.value:
-			return 1
-		}
-		return 0
-	})
+	sortContinuum(points)
+	values, owners := splitContinuum(points)
 	var buckets [peclBuckets]int
 	const step = uint32(0xffffffff / peclBuckets)
 	for b := range buckets {
-		at := uint32(b) * step
-		i, _ := slices.BinarySearchFunc(points, at, func(p point, v uint32) int {
-			switch {
-			case p.value < v:
-				return -1
-			case p.value > v:
-				return 1
-			}
-			return 0
-		})
-		if i == len(points) {
-			i = 0
-		}
-		buckets[b] = points[i].pos
+		buckets[b] = owners[continuumIndex(values, uint32(b)*step)]
 	}
 	return func(key []byte) int {
 		// The session handler sends "<key>.lock" to the server of <key>,

@@ -3,7 +3,6 @@ package sharding
 import (
 	"crypto/md5"
 	"encoding/binary"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,29 +28,16 @@ const spymemcachedRepetitions = 160
 // host name must be named "host/ip:port". A leading '/' in a name is
 // dropped, as spymemcached drops it. The result is an index into servers.
 func spymemcachedKetamaLocator(servers []Server) func(key []byte) int {
-	type point struct {
-		value uint32
-		pos   int
-	}
-	var points []point
+	var points []continuumPoint
 	for pos, s := range servers {
 		name := strings.TrimPrefix(s.Name, "/")
 		for i := range spymemcachedRepetitions / 4 {
-			digest := md5.Sum([]byte(name + "-" + strconv.Itoa(i)))
-			for h := range 4 {
-				points = append(points, point{binary.LittleEndian.Uint32(digest[4*h:]), pos})
+			for _, v := range ketamaDigestPoints(name + "-" + strconv.Itoa(i)) {
+				points = append(points, continuumPoint{v, pos})
 			}
 		}
 	}
-	slices.SortStableFunc(points, func(a, b point) int {
-		switch {
-		case a.value < b.value:
-			return -1
-		case a.value > b.value:
-			return 1
-		}
-		return 0
-	})
+	sortContinuum(points)
 	// A TreeMap keeps one node per value: the last one put, which the
 	// stable sort left last among its equals.
 	unique := points[:0]
@@ -61,22 +47,9 @@ func spymemcachedKetamaLocator(servers []Server) func(key []byte) int {
 		}
 		unique = append(unique, p)
 	}
-	points = unique
+	values, owners := splitContinuum(unique)
 	return func(key []byte) int {
 		sum := md5.Sum(key)
-		h := binary.LittleEndian.Uint32(sum[:4])
-		i, _ := slices.BinarySearchFunc(points, h, func(p point, v uint32) int {
-			switch {
-			case p.value < v:
-				return -1
-			case p.value > v:
-				return 1
-			}
-			return 0
-		})
-		if i == len(points) {
-			i = 0
-		}
-		return points[i].pos
+		return owners[continuumIndex(values, binary.LittleEndian.Uint32(sum[:4]))]
 	}
 }

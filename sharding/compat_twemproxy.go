@@ -1,9 +1,6 @@
 package sharding
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // twemproxyKetamaPoints builds twemproxy's ketama continuum
 // (src/hashkit/nc_ketama.c, ketama_update) over the live servers: each
@@ -14,21 +11,7 @@ import (
 // servers only, as twemproxy rebuilds its continuum when auto_eject_hosts
 // ejects one.
 func twemproxyKetamaPoints(servers []Server, liveIdx []int) []continuumPoint {
-	total := 0
-	for _, i := range liveIdx {
-		total += servers[i].Weight
-	}
-	var points []continuumPoint
-	for _, i := range liveIdx {
-		label := twemproxyServerLabel(servers[i])
-		n := weightedPointCount(servers[i].Weight, total, len(liveIdx))
-		for d := range n / 4 {
-			for _, v := range ketamaDigestPoints(label + "-" + strconv.Itoa(d)) {
-				points = append(points, continuumPoint{value: v, server: i})
-			}
-		}
-	}
-	return points
+	return weightedKetamaPoints(servers, liveIdx, twemproxyServerLabel)
 }
 
 // twemproxyServerLabel is the name twemproxy hashes for s. twemproxy cannot

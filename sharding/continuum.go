@@ -1,6 +1,7 @@
 package sharding
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
@@ -78,20 +79,9 @@ func buildContinuum(r *Ring, liveIdx []int, c continuumPlacement) error {
 	// Both programs sort with glibc's qsort, a merge sort for arrays of
 	// this size, so points of equal value keep their generation order and
 	// the binary search finds the first of them.
-	slices.SortStableFunc(points, func(a, b continuumPoint) int {
-		switch {
-		case a.value < b.value:
-			return -1
-		case a.value > b.value:
-			return 1
-		}
-		return 0
-	})
-	r.points = make([]uint32, len(points))
-	primary := make([]int, len(points))
-	for i, p := range points {
-		r.points[i], primary[i] = p.value, p.server
-	}
+	sortContinuum(points)
+	var primary []int
+	r.points, primary = splitContinuum(points)
 	r.nparts = len(points)
 	owners, err := walkReplicas(primary, r.replicas)
 	if err != nil {
@@ -99,6 +89,23 @@ func buildContinuum(r *Ring, liveIdx []int, c continuumPlacement) error {
 	}
 	r.owners = owners
 	return nil
+}
+
+// sortContinuum sorts points by value, keeping points of equal value in
+// the order they were given.
+func sortContinuum(points []continuumPoint) {
+	slices.SortStableFunc(points, func(a, b continuumPoint) int { return cmp.Compare(a.value, b.value) })
+}
+
+// splitContinuum returns the values of sorted points, for continuumIndex,
+// and their servers, index for index.
+func splitContinuum(points []continuumPoint) (values []uint32, servers []int) {
+	values = make([]uint32, len(points))
+	servers = make([]int, len(points))
+	for i, p := range points {
+		values[i], servers[i] = p.value, p.server
+	}
+	return values, servers
 }
 
 // continuumIndex returns the index of the first point whose value is at
@@ -122,6 +129,28 @@ func ketamaDigestPoints(label string) [4]uint32 {
 		v[x] = binary.LittleEndian.Uint32(sum[4*x:])
 	}
 	return v
+}
+
+// weightedKetamaPoints is the continuum twemproxy and libmemcached's
+// weighted ketama build over the live servers: each server gets
+// weightedPointCount points, four per md5 digest of "<label>-<i>"
+// (ketamaDigestPoints), where label names the server.
+func weightedKetamaPoints(servers []Server, liveIdx []int, label func(Server) string) []continuumPoint {
+	total := 0
+	for _, i := range liveIdx {
+		total += servers[i].Weight
+	}
+	var points []continuumPoint
+	for _, i := range liveIdx {
+		l := label(servers[i])
+		n := weightedPointCount(servers[i].Weight, total, len(liveIdx))
+		for d := range n / 4 {
+			for _, v := range ketamaDigestPoints(l + "-" + strconv.Itoa(d)) {
+				points = append(points, continuumPoint{value: v, server: i})
+			}
+		}
+	}
+	return points
 }
 
 // weightedPointCount is the number of points a server of weight w gets out

@@ -47,12 +47,7 @@ func parseAuthKey(b *poolParser, n *yaml.Node) {
 // style) or a SASL user name.
 func parseUsersKey(b *poolParser, n *yaml.Node) {
 	const want = "a map of user names to passwords, like\n  users:\n    app: secret"
-	if n.Kind != yaml.MappingNode {
-		b.fail(n, "expected %s, got %s", want, kindName(n))
-		return
-	}
-	if len(n.Content) == 0 {
-		b.fail(n, "the map is empty (expected %s; remove the key for no named users)", want)
+	if !b.collection(n, yaml.MappingNode, want, "expected "+want+"; remove the key for no named users") {
 		return
 	}
 	users := make(map[string][]string, len(n.Content)/2)

@@ -5,24 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"sessionproxy/proxy/internal/certs"
 )
-
-// textKey is a file name or host name: a non-empty string, shown in
-// messages.
-func textKey(name string, field func(*Pool) *string) key {
-	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
-		if s, ok := b.scalar(n, "a file name or host name"); ok {
-			if s == "" {
-				b.fail(n, "is empty (remove the key for the default)")
-				return
-			}
-			*field(&b.pool) = s
-		}
-	}}
-}
 
 // checkBackendTLS loads the backend TLS files now, so that a missing file,
 // a key that does not match its certificate or an expired certificate

@@ -71,7 +71,7 @@ func TestBackendTLSKeys(t *testing.T) {
 		{"key without cert", []string{"backend_tls: true", "backend_tls_key_file: " + key}, `:3: pool "alpha": key "backend_tls_key_file": needs backend_tls_cert_file`},
 		{"key of another certificate", []string{"backend_tls: true", "backend_tls_cert_file: " + otherCert, "backend_tls_key_file: " + key}, `:3: pool "alpha": key "backend_tls_cert_file": certificate ` + otherCert + ` with key ` + key + `: tls: private key does not match public key`},
 		{"expired certificate", []string{"backend_tls: true", "backend_tls_cert_file: " + oldCert, "backend_tls_key_file: " + oldKey}, `:3: pool "alpha": key "backend_tls_cert_file": certificate ` + oldCert + ` has expired (subject "CN=old"`},
-		{"empty server name", []string{"backend_tls: true", `backend_tls_server_name: ""`}, `:3: pool "alpha": key "backend_tls_server_name": is empty`},
+		{"empty server name", []string{"backend_tls: true", `backend_tls_server_name: ""`}, `:3: pool "alpha": key "backend_tls_server_name": is empty (expected a host name, or remove the key)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ var keys = []key{
 	intKey("server_failure_limit", "", 0, func(p *Pool) *int { return &p.ServerFailureLimit }, ""),
 	{name: "servers", parse: parseServersKey},
 
-	{name: "protocol", parse: parseProtocolKey},
+	choiceKey("protocol", "", "protocol", []string{ProtocolRedis, ProtocolMemcache}, func(p *Pool) *string { return &p.Protocol }),
 	stringKey("hash_skip_prefix", "", func(p *Pool) *string { return &p.HashSkipPrefix }),
 	intKey("replicas", "", 1, func(p *Pool) *int { return &p.Replicas }, "every key needs at least one server; 1 is twemproxy's behaviour"),
 	{name: "auth", parse: parseAuthKey},
@@ -67,10 +68,10 @@ var keys = []key{
 	intKey("max_missed_keys", "", 1, func(p *Pool) *int { return &p.MaxMissedKeys }, ""),
 	intKey("resync_rate", "", 0, func(p *Pool) *int { return &p.ResyncRate }, ""),
 	boolKey("backend_tls", func(p *Pool) *bool { return &p.BackendTLS }),
-	textKey("backend_tls_ca_file", func(p *Pool) *string { return &p.BackendTLSCAFile }),
-	textKey("backend_tls_cert_file", func(p *Pool) *string { return &p.BackendTLSCertFile }),
-	textKey("backend_tls_key_file", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
-	textKey("backend_tls_server_name", func(p *Pool) *string { return &p.BackendTLSServerName }),
+	textKey("backend_tls_ca_file", "a file path", func(p *Pool) *string { return &p.BackendTLSCAFile }),
+	textKey("backend_tls_cert_file", "a file path", func(p *Pool) *string { return &p.BackendTLSCertFile }),
+	textKey("backend_tls_key_file", "a file path", func(p *Pool) *string { return &p.BackendTLSKeyFile }),
+	textKey("backend_tls_server_name", "a host name", func(p *Pool) *string { return &p.BackendTLSServerName }),
 	optionalMillisKey("client_idle_timeout", func(p *Pool) *time.Duration { return &p.ClientIdleTimeout }),
 	optionalMillisKey("client_request_timeout", func(p *Pool) *time.Duration { return &p.ClientRequestTimeout }),
 	{name: "client_output_buffer_limit", parse: func(b *poolParser, n *yaml.Node) {
@@ -79,11 +80,11 @@ var keys = []key{
 			b.pool.ClientOutputBufferLimit = int(v)
 		}
 	}},
-	{name: "scripts", proto: ProtocolRedis, parse: parseScriptsKey},
+	choiceKey("scripts", ProtocolRedis, "value", []string{ScriptsSafe, ScriptsAny}, func(p *Pool) *string { return &p.Scripts }),
 	{name: "listen_tls", parse: parseListenTLSKey},
-	pathKey("tls_cert_file", func(p *Pool) *string { return &p.TLSCertFile }),
-	pathKey("tls_key_file", func(p *Pool) *string { return &p.TLSKeyFile }),
-	pathKey("tls_client_ca_file", func(p *Pool) *string { return &p.TLSClientCAFile }),
+	textKey("tls_cert_file", "a file path", func(p *Pool) *string { return &p.TLSCertFile }),
+	textKey("tls_key_file", "a file path", func(p *Pool) *string { return &p.TLSKeyFile }),
+	textKey("tls_client_ca_file", "a file path", func(p *Pool) *string { return &p.TLSClientCAFile }),
 	{name: "tls_min_version", parse: parseTLSMinVersionKey},
 }
 
@@ -149,17 +150,43 @@ func stringKey(name, proto string, field func(*Pool) *string) key {
 	}}
 }
 
+// choiceKey is one of a few words, choices, named in messages as "a or b".
+// what is the noun of the message about any other word ("unknown protocol
+// ...").
+func choiceKey(name, proto, what string, choices []string, field func(*Pool) *string) key {
+	want := strings.Join(choices, " or ")
+	return key{name: name, proto: proto, parse: func(b *poolParser, n *yaml.Node) {
+		s, ok := b.scalar(n, want)
+		if !ok {
+			return
+		}
+		if !slices.Contains(choices, s) {
+			b.fail(n, "unknown %s %q (expected %s%s)", what, s, want, didYouMean(s, choices))
+			return
+		}
+		*field(&b.pool) = s
+	}}
+}
+
+// textKey is a file path or a host name: a non-empty string, shown in
+// messages (unlike stringKey's passwords). want says what it is, "a file
+// path" or "a host name".
+func textKey(name, want string, field func(*Pool) *string) key {
+	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
+		if s, ok := b.scalar(n, want); ok {
+			if s == "" {
+				b.fail(n, "is empty (expected %s, or remove the key)", want)
+				return
+			}
+			*field(&b.pool) = s
+		}
+	}}
+}
+
 func parseListenKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "host:port or a unix socket path")
-	if !ok {
-		return
+	if addr, perm, ok := b.listen(n); ok {
+		b.pool.Listen, b.pool.ListenPerm = addr, perm
 	}
-	addr, perm, err := parseListen(s)
-	if err != nil {
-		b.fail(n, "%v", err)
-		return
-	}
-	b.pool.Listen, b.pool.ListenPerm = addr, perm
 }
 
 func parseHashKey(b *poolParser, n *yaml.Node) {
@@ -211,42 +238,9 @@ func parseDistributionKey(b *poolParser, n *yaml.Node) {
 // distributionNames lists the names sharding.ParseDistribution accepts.
 func distributionNames() []string { return sharding.DistributionNames() }
 
-var protocols = []string{ProtocolRedis, ProtocolMemcache}
-
-func parseProtocolKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "redis or memcache")
-	if !ok {
-		return
-	}
-	if s != ProtocolRedis && s != ProtocolMemcache {
-		b.fail(n, "unknown protocol %q (expected redis or memcache%s)", s, didYouMean(s, protocols))
-		return
-	}
-	b.pool.Protocol = s
-}
-
-var scriptsValues = []string{ScriptsSafe, ScriptsAny}
-
-func parseScriptsKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "safe or any")
-	if !ok {
-		return
-	}
-	if s != ScriptsSafe && s != ScriptsAny {
-		b.fail(n, "unknown value %q (expected safe or any%s)", s, didYouMean(s, scriptsValues))
-		return
-	}
-	b.pool.Scripts = s
-}
-
 func parseServersKey(b *poolParser, n *yaml.Node) {
 	const want = "host:port:weight [name]"
-	if n.Kind != yaml.SequenceNode {
-		b.fail(n, "expected a list of servers (- %s), got %s", want, kindName(n))
-		return
-	}
-	if len(n.Content) == 0 {
-		b.fail(n, "the list is empty (expected at least one server, - %s)", want)
+	if !b.collection(n, yaml.SequenceNode, "a list of servers (- "+want+")", "expected at least one server, - "+want) {
 		return
 	}
 	byAddr := map[string]int{}

@@ -10,31 +10,13 @@ import (
 	"sessionproxy/proxy/internal/certs"
 )
 
-// pathKey is a file name.
-func pathKey(name string, field func(*Pool) *string) key {
-	return key{name: name, parse: func(b *poolParser, n *yaml.Node) {
-		if s, ok := b.scalar(n, "a file path"); ok {
-			if s == "" {
-				b.fail(n, "the path is empty (expected a file path, or remove the key)")
-				return
-			}
-			*field(&b.pool) = s
-		}
-	}}
-}
-
 func parseListenTLSKey(b *poolParser, n *yaml.Node) {
-	s, ok := b.scalar(n, "host:port or a unix socket path")
+	addr, perm, ok := b.listen(n)
 	if !ok {
 		return
 	}
-	addr, perm, err := parseListen(s)
-	if err != nil {
-		b.fail(n, "%v", err)
-		return
-	}
 	if perm != 0 {
-		b.fail(n, "a unix socket of listen_tls takes no file mode (remove %q; the umask sets it)", strings.TrimPrefix(s, addr))
+		b.fail(n, "a unix socket of listen_tls takes no file mode (remove %q; the umask sets it)", strings.TrimPrefix(n.Value, addr))
 		return
 	}
 	b.pool.ListenTLS = addr

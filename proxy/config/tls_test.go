@@ -51,7 +51,7 @@ func TestParseTLS(t *testing.T) {
 		{name: "listen_tls unix socket with a mode", yaml: pool("listen_tls: /tmp/tls.sock 0660", "tls_cert_file: "+cert, "tls_key_file: "+key),
 			err: `test.yml:2: pool "alpha": key "listen_tls": a unix socket of listen_tls takes no file mode (remove " 0660"; the umask sets it)`},
 		{name: "empty path", yaml: pool(`tls_cert_file: ""`, "tls_key_file: "+key),
-			err: `test.yml:2: pool "alpha": key "tls_cert_file": the path is empty`},
+			err: `test.yml:2: pool "alpha": key "tls_cert_file": is empty (expected a file path, or remove the key)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

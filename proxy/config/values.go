@@ -26,6 +26,25 @@ func (b *poolParser) scalar(n *yaml.Node, want string) (string, bool) {
 	return "", false
 }
 
+// collection checks that n is a list or a map, as kind says, with at least
+// one entry: "expected <want>, got ..." otherwise, or "the list (map) is
+// empty (<ifEmpty>)".
+func (b *poolParser) collection(n *yaml.Node, kind yaml.Kind, want, ifEmpty string) bool {
+	if n.Kind != kind {
+		b.fail(n, "expected %s, got %s", want, kindName(n))
+		return false
+	}
+	if len(n.Content) == 0 {
+		noun := "list"
+		if kind == yaml.MappingNode {
+			noun = "map"
+		}
+		b.fail(n, "the %s is empty (%s)", noun, ifEmpty)
+		return false
+	}
+	return true
+}
+
 // boolean reads true or false, in any case. twemproxy accepts only the
 // lower-case words; YAML also reads True and FALSE as booleans, so they are
 // taken too, but not yes/no/on/off, on which YAML 1.1 and 1.2 tools
@@ -150,6 +169,21 @@ func parseSize(s string) (int64, error) {
 		return 0, strconv.ErrRange
 	}
 	return v * mul, nil
+}
+
+// listen reads a listen address, host:port or a unix socket path with an
+// optional file mode (parseListen).
+func (b *poolParser) listen(n *yaml.Node) (addr string, perm os.FileMode, ok bool) {
+	s, ok := b.scalar(n, "host:port or a unix socket path")
+	if !ok {
+		return "", 0, false
+	}
+	addr, perm, err := parseListen(s)
+	if err != nil {
+		b.fail(n, "%v", err)
+		return "", 0, false
+	}
+	return addr, perm, true
 }
 
 // parseListen reads a listen: value: "host:port", or like twemproxy an

@@ -78,17 +78,7 @@ func (p *Pool) ServerStats() []ServerStats {
 // queues counts the calls waiting on the node's connections: queued and
 // not written, and written without a reply yet, with their request bytes.
 func (b *nodeConns) queues() (in, inBytes, out, outBytes int64) {
-	b.mu.Lock()
-	var all []*conn
-	for _, cs := range b.conns {
-		for _, c := range cs {
-			if c != nil {
-				all = append(all, c)
-			}
-		}
-	}
-	b.mu.Unlock()
-	for _, bc := range all {
+	for _, bc := range b.live() {
 		bc.mu.Lock()
 		for _, c := range bc.queue {
 			in, inBytes = in+1, inBytes+int64(len(c.req))

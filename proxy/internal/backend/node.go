@@ -86,9 +86,11 @@ func (b *nodeConns) forget(bc *conn) {
 	}
 }
 
-// closeAll fails every connection; used on shutdown.
-func (b *nodeConns) closeAll() {
+// live returns the node's connections open now, every database's, so the
+// caller can lock each of them without holding b.mu.
+func (b *nodeConns) live() []*conn {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	var all []*conn
 	for _, cs := range b.conns {
 		for _, c := range cs {
@@ -97,8 +99,12 @@ func (b *nodeConns) closeAll() {
 			}
 		}
 	}
-	b.mu.Unlock()
-	for _, c := range all {
+	return all
+}
+
+// closeAll fails every connection; used on shutdown.
+func (b *nodeConns) closeAll() {
+	for _, c := range b.live() {
 		c.fail(errShutdown)
 	}
 }

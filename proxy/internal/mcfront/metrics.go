@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"time"
 
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/stats"
@@ -19,28 +18,12 @@ var commandNames = [...]string{
 
 // count records a finished request's result, read from the reply built
 // for the client (built even for noreply); its latency is recorded with the
-// round's (observeRound).
+// round's (stats.Round).
 func (s *session) count(sl *slot, reply []byte, errs []error) {
 	if sl.metric == nil {
 		return
 	}
-	sl.metric.Count(s.result(sl, reply, errs))
-	s.timed = append(s.timed, sl.metric)
-}
-
-// observeRound records, for every request counted in the round, the time
-// from the round's first request parsed to all its replies ready: one
-// clock read a round.
-func (s *session) observeRound() {
-	if len(s.timed) == 0 {
-		return
-	}
-	elapsed := time.Since(s.roundStart)
-	for _, m := range s.timed {
-		m.Observe(elapsed)
-	}
-	clear(s.timed)
-	s.timed = s.timed[:0]
+	s.round.Count(sl.metric, s.result(sl, reply, errs))
 }
 
 // Binary protocol statuses that say what happened to the item.

@@ -44,11 +44,9 @@ type session struct {
 	overLimit error
 	// authFailures counts failed SASL authentications on this connection.
 	authFailures int
-	// roundStart is when the round's first request was parsed; timed are
-	// the counters of the round's requests, whose latency is recorded once
+	// round times the round's requests, whose latency is recorded once
 	// every reply of the round is ready.
-	roundStart time.Time
-	timed      []*stats.Command
+	round stats.Round
 }
 
 // slot is the reply to one request: either local, or ops to wait for
@@ -128,7 +126,7 @@ func (s *session) Parse(buf []byte) int {
 	}
 	s.batchTime = time.Time{}
 	if len(s.slots) == 0 {
-		s.roundStart = time.Now()
+		s.round.Start()
 	}
 	start := 0
 	budget := s.budget.Ops()
@@ -225,7 +223,7 @@ func (s *session) Collect(out []byte) []byte {
 		s.closeAfter = true
 		out = out[:begin]
 	}
-	s.observeRound()
+	s.round.Observe()
 	s.budget.Observe(ops, len(out)-begin)
 	return out
 }

@@ -3,7 +3,6 @@ package redisfront
 import (
 	"bytes"
 	"errors"
-	"time"
 
 	"sessionproxy/proxy/internal/backend"
 	"sessionproxy/proxy/internal/stats"
@@ -15,23 +14,7 @@ func (s *session) count(sl *slot, reply []byte) {
 	if sl.spec == nil || sl.spec.metric == nil {
 		return
 	}
-	sl.spec.metric.Count(replyResult(sl, reply))
-	s.timed = append(s.timed, sl.spec.metric)
-}
-
-// observeRound records, for every request counted in the round, the time
-// from the round's first request parsed to all its replies ready: one
-// clock read a round.
-func (s *session) observeRound() {
-	if len(s.timed) == 0 {
-		return
-	}
-	elapsed := time.Since(s.roundStart)
-	for _, m := range s.timed {
-		m.Observe(elapsed)
-	}
-	clear(s.timed)
-	s.timed = s.timed[:0]
+	s.round.Count(sl.spec.metric, replyResult(sl, reply))
 }
 
 // outcome is how a command's reply maps to a result.

@@ -53,11 +53,9 @@ type session struct {
 	// overLimit is set when a round's replies passed
 	// client_output_buffer_limit: the client is closed.
 	overLimit error
-	// roundStart is when the round's first request was parsed; timed are
-	// the counters of the round's requests, whose latency is recorded once
+	// round times the round's requests, whose latency is recorded once
 	// every reply of the round is ready.
-	roundStart time.Time
-	timed      []*stats.Command
+	round stats.Round
 }
 
 // slot is the reply to one request of a batch: already encoded, or pending
@@ -111,7 +109,7 @@ func (s *session) Parse(buf []byte) int {
 			s.f.commands.Add(1)
 			n := len(s.slots)
 			if n == 0 {
-				s.roundStart = time.Now()
+				s.round.Start()
 			}
 			s.dispatch(args, raw)
 			if len(s.slots) > n {
@@ -279,7 +277,7 @@ func (s *session) Collect(out []byte) []byte {
 		*sl = slot{}
 	}
 	s.slots = s.slots[:0]
-	s.observeRound()
+	s.round.Observe()
 	s.budget.Observe(s.roundOps, len(out)-begin)
 	s.roundOps = 0
 	return out
