@@ -116,11 +116,14 @@ func appendScanReply(out []byte, cursor uint64, keys [][]byte) []byte {
 
 // cmdKeys asks every live node and lists each key once.
 func cmdKeys(s *session, args [][]byte) []byte {
+	// Who lists what is decided before the nodes are asked, as for SCAN: a
+	// node still being refilled when asked, and up by the time the replies
+	// are in, must not be the one to list its keys from a partial copy.
+	mask := s.p.UpMask()
 	nodes, replies, err := s.p.FanOut(s.backendDB(), resp.AppendCommand(nil, args...))
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
-	mask := s.p.UpMask()
 	var keys [][]byte
 	for i, r := range replies {
 		if resp.IsError(r) {
