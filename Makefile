@@ -3,7 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
-DEBS     := redis-server redis-tools memcached libmemcached-tools php8.2-cli php-redis php-memcached php-memcache python3-redis python3-django python3-pymemcache libspymemcached-java nginx-light php8.2-fpm nutcracker prometheus chromium python3-pylibmc
+DEBS     := redis-server redis-tools memcached libmemcached-tools php8.2-cli php-redis php-memcached php-memcache python3-redis python3-django python3-pymemcache libspymemcached-java nginx-light php8.2-fpm nutcracker prometheus chromium python3-pylibmc systemd
 STATICCHECK ?= v0.8.2
 # How long make fuzz (part of make test) runs each fuzz target.
 FUZZTIME ?= 10s
