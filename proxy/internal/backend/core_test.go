@@ -26,7 +26,7 @@ type kvServer struct {
 
 func startKV(t *testing.T) *kvServer {
 	kv := &kvServer{data: map[string]string{}}
-	kv.Stub = fakebackend.StartStub(t, kv.serve)
+	kv.Stub = fakebackend.StartStub(t, func(s *fakebackend.Stub, c net.Conn) { fakebackend.ServeRESP(s, c, kv.answer) })
 	return kv
 }
 
@@ -41,36 +41,6 @@ func (kv *kvServer) set(key, value string) {
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
 	kv.data[key] = value
-}
-
-func (kv *kvServer) serve(s *fakebackend.Stub, c net.Conn) {
-	var p resp.Parser
-	var buf []byte
-	tmp := make([]byte, 16<<10)
-	for {
-		n, err := c.Read(tmp)
-		if err != nil {
-			return
-		}
-		buf = append(buf, tmp[:n]...)
-		var out []byte
-		for {
-			args, used, err := p.Parse(buf)
-			if err != nil || used == 0 {
-				break
-			}
-			strs := make([]string, len(args))
-			for i, a := range args {
-				strs[i] = string(a)
-			}
-			buf = buf[used:]
-			s.Record(strings.Join(strs, " "))
-			out = kv.answer(out, strs)
-		}
-		if _, err := c.Write(out); err != nil {
-			return
-		}
-	}
 }
 
 func (kv *kvServer) answer(out []byte, args []string) []byte {

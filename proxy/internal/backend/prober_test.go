@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"sessionproxy/protocol/resp"
 	"sessionproxy/proxy/config"
 	"sessionproxy/proxy/internal/fakebackend"
 )
@@ -19,44 +18,22 @@ import (
 // +OK, and the server is free again).
 func serveBusyRedis(kill []byte) func(s *fakebackend.Stub, c net.Conn) {
 	return func(s *fakebackend.Stub, c net.Conn) {
-		var p resp.Parser
-		var buf []byte
-		tmp := make([]byte, 4096)
-		for {
-			n, err := c.Read(tmp)
-			if err != nil {
-				return
-			}
-			buf = append(buf, tmp[:n]...)
-			var out []byte
-			for {
-				args, used, err := p.Parse(buf)
-				if err != nil || used == 0 {
-					break
+		fakebackend.ServeRESP(s, c, func(out []byte, args []string) []byte {
+			req := strings.ToUpper(strings.Join(args, " "))
+			killed := s.CountPrefix("script") > 0 && kill == nil
+			switch {
+			case strings.Contains(req, "HELLO"):
+				return append(out, "-ERR unknown command 'HELLO'\r\n"...)
+			case strings.Contains(req, "SCRIPT") && strings.Contains(req, "KILL"):
+				if kill == nil {
+					return append(out, "+OK\r\n"...)
 				}
-				req := strings.ToUpper(string(resp.AppendCommand(nil, args...)))
-				buf = buf[used:]
-				s.Record(strings.ToUpper(string(args[0])))
-				killed := s.Count("SCRIPT") > 0 && kill == nil
-				switch {
-				case strings.Contains(req, "HELLO"):
-					out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
-				case strings.Contains(req, "SCRIPT") && strings.Contains(req, "KILL"):
-					if kill == nil {
-						out = append(out, "+OK\r\n"...)
-					} else {
-						out = append(out, kill...)
-					}
-				case killed && strings.Contains(req, "INFO"):
-					out = append(out, "$17\r\nrun_id:stub-redis\r\n"...)
-				default:
-					out = append(out, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"...)
-				}
+				return append(out, kill...)
+			case killed && strings.Contains(req, "INFO"):
+				return append(out, "$17\r\nrun_id:stub-redis\r\n"...)
 			}
-			if _, err := c.Write(out); err != nil {
-				return
-			}
-		}
+			return append(out, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"...)
+		})
 	}
 }
 
@@ -80,7 +57,7 @@ func TestProbeKillsTheScriptOfABusyServer(t *testing.T) {
 	if _, err := pr.Probe(ctx, 0); err == nil || !strings.Contains(err.Error(), "BUSY") {
 		t.Fatalf("probe of a busy server: %v, want the BUSY error", err)
 	}
-	if n := s.Count("SCRIPT"); n != 1 {
+	if n := s.CountPrefix("script"); n != 1 {
 		t.Fatalf("the busy server got %d SCRIPT KILLs, want 1", n)
 	}
 	if id, err := pr.Probe(ctx, 0); err != nil || id != "stub-redis" {
@@ -100,7 +77,7 @@ func TestProbeOfAnUnkillableScriptFails(t *testing.T) {
 			t.Fatalf("probe %d of a server busy with an unkillable script: %v, want BUSY and UNKILLABLE", round, err)
 		}
 	}
-	if n := s.Count("SCRIPT"); n != 2 {
+	if n := s.CountPrefix("script"); n != 2 {
 		t.Fatalf("the busy server got %d SCRIPT KILLs, want one per probe", n)
 	}
 }

@@ -117,14 +117,14 @@ func StartStub(t testing.TB, serve func(s *Stub, c net.Conn)) *Stub {
 	return s
 }
 
-// ServeRedis answers HELLO with an error (go-redis then speaks RESP2),
-// INFO with a run_id, PTTL and DUMP as for a missing key, INCR-like
-// commands with 1, EVAL with 0 and anything else +OK.
-func ServeRedis(s *Stub, c net.Conn) {
+// ServeRESP reads RESP requests from c, records each (its arguments joined
+// by spaces) and writes what answer appends for it; the replies to a
+// pipeline go out in one write. answer may append nothing, for a server
+// that hangs.
+func ServeRESP(s *Stub, c net.Conn, answer func(out []byte, args []string) []byte) {
 	var p resp.Parser
 	var buf []byte
 	tmp := make([]byte, 16<<10)
-	hung := false
 	for {
 		n, err := c.Read(tmp)
 		if err != nil {
@@ -143,28 +143,7 @@ func ServeRedis(s *Stub, c net.Conn) {
 			}
 			buf = buf[used:]
 			s.Record(strings.Join(strs, " "))
-			for _, a := range strs[1:] {
-				hung = hung || strings.HasPrefix(a, HangPrefix)
-			}
-			if hung {
-				continue
-			}
-			switch strings.ToUpper(strs[0]) {
-			case "HELLO":
-				out = append(out, "-ERR unknown command 'HELLO'\r\n"...)
-			case "INFO":
-				out = append(out, "$17\r\nrun_id:stub-redis\r\n"...)
-			case "PTTL":
-				out = append(out, ":-2\r\n"...)
-			case "DUMP", "GET", "GETSET":
-				out = append(out, "$-1\r\n"...)
-			case "INCR", "INCRBY", "DECR", "DECRBY", "HINCRBY", "APPEND", "SETNX":
-				out = append(out, ":1\r\n"...)
-			case "EVAL", "EVALSHA":
-				out = append(out, ":0\r\n"...)
-			default:
-				out = append(out, "+OK\r\n"...)
-			}
+			out = answer(out, strs)
 		}
 		if len(out) > 0 {
 			if _, err := c.Write(out); err != nil {
@@ -172,6 +151,36 @@ func ServeRedis(s *Stub, c net.Conn) {
 			}
 		}
 	}
+}
+
+// ServeRedis answers HELLO with an error (go-redis then speaks RESP2),
+// INFO with a run_id, PTTL and DUMP as for a missing key, INCR-like
+// commands with 1, EVAL with 0 and anything else +OK.
+func ServeRedis(s *Stub, c net.Conn) {
+	hung := false
+	ServeRESP(s, c, func(out []byte, args []string) []byte {
+		for _, a := range args[1:] {
+			hung = hung || strings.HasPrefix(a, HangPrefix)
+		}
+		if hung {
+			return out
+		}
+		switch strings.ToUpper(args[0]) {
+		case "HELLO":
+			return append(out, "-ERR unknown command 'HELLO'\r\n"...)
+		case "INFO":
+			return append(out, "$17\r\nrun_id:stub-redis\r\n"...)
+		case "PTTL":
+			return append(out, ":-2\r\n"...)
+		case "DUMP", "GET", "GETSET":
+			return append(out, "$-1\r\n"...)
+		case "INCR", "INCRBY", "DECR", "DECRBY", "HINCRBY", "APPEND", "SETNX":
+			return append(out, ":1\r\n"...)
+		case "EVAL", "EVALSHA":
+			return append(out, ":0\r\n"...)
+		}
+		return append(out, "+OK\r\n"...)
+	})
 }
 
 // ServeMemcached answers the meta requests the proxy sends: stats
