@@ -89,9 +89,10 @@ type Listener struct {
 	stats   ClientStats
 	nextID  atomic.Int64
 
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closing  bool
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	// draining is set by Drain under mu: no connection joins conns after
+	// it, and sessions read it without the lock (Draining).
 	draining atomic.Bool
 	wg       sync.WaitGroup
 
@@ -222,7 +223,7 @@ func (l *Listener) acceptLoop(ln net.Listener, tlsConfig *tls.Config, serve func
 			continue
 		}
 		l.mu.Lock()
-		if l.closing {
+		if l.draining.Load() {
 			l.mu.Unlock()
 			l.cfg.Slots.release()
 			nc.Close()
@@ -328,7 +329,6 @@ func (l *Listener) Close() {
 // ends first, it closes the connections still open.
 func (l *Listener) Drain(ctx context.Context) error {
 	l.mu.Lock()
-	l.closing = true
 	l.draining.Store(true)
 	for nc := range l.conns {
 		nc.SetReadDeadline(time.Now())
